@@ -1,0 +1,66 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ChdbConnection } from 'chdb/connection';
+
+export type ClickhouseTarget = { url: string } | { path: string };
+
+export interface ClickhouseOptions {
+  target: ClickhouseTarget;
+  database: string;
+}
+
+/**
+ * Tessera's handle on ClickHouse: a `@clickhouse/client` (HTTP server or in-process chdb) and the
+ * database its tables live in. Table names are always qualified, so the same SQL runs on both.
+ */
+export class Clickhouse {
+  constructor(
+    public readonly client: ClickHouseClient,
+    public readonly database: string,
+    /** The in-process chdb engine, when this handle owns one (embedded mode). */
+    public readonly engine?: ChdbConnection,
+  ) {}
+
+  /** Fully qualified, quoted table name: `db`.`name`. */
+  table(name: string): string {
+    return `\`${this.database}\`.\`${name}\``;
+  }
+
+  async query<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow' });
+    return rs.json<T>();
+  }
+
+  async command(query: string, params: Record<string, unknown> = {}): Promise<void> {
+    await this.client.command({ query, query_params: params });
+  }
+
+  async insert<T extends object>(table: string, rows: readonly T[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({ table: this.table(table), values: rows as T[], format: 'JSONEachRow' });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+const CLIENT_SETTINGS = {
+  date_time_input_format: 'best_effort',
+  output_format_json_quote_64bit_integers: 0,
+} as const;
+
+export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhouse> {
+  if ('url' in opts.target) {
+    const client = createClient({
+      url: opts.target.url,
+      clickhouse_settings: CLIENT_SETTINGS,
+      compression: { request: false, response: false },
+    });
+    return new Clickhouse(client, opts.database);
+  }
+  // chdb is loaded lazily: a server deployment never needs the native engine.
+  const { createChdbConnection } = await import('chdb/connection');
+  const connection = createChdbConnection({ path: opts.target.path });
+  const client = createClient({ connection, clickhouse_settings: CLIENT_SETTINGS });
+  return new Clickhouse(client, opts.database, connection);
+}

