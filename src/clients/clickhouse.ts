@@ -1,6 +1,8 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ChdbConnection } from 'chdb/connection';
 
+type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
 export type ClickhouseTarget = { url: string } | { path: string };
 
 export interface ClickhouseOptions {
@@ -61,6 +63,7 @@ export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhous
   // chdb is loaded lazily: a server deployment never needs the native engine.
   const { createChdbConnection } = await import('chdb/connection');
   const connection = createChdbConnection({ path: opts.target.path });
-  const client = createClient({ connection, clickhouse_settings: CLIENT_SETTINGS });
+  // chdb builds on its own copy of @clickhouse/client-common; the shapes match, the nominal types do not.
+  const client = createClient({ connection: connection as unknown as ClientConnection, clickhouse_settings: CLIENT_SETTINGS });
   return new Clickhouse(client, opts.database, connection);
 }

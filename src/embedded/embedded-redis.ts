@@ -61,7 +61,7 @@ export async function startEmbeddedRedis(dir: string, log: Logger): Promise<Embe
     child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`))),
   );
   await Promise.race([waitForPort(port, 15_000), exited]);
-  await writeJson(stateFile, { pid: child.pid, port } satisfies RedisState);
+  await writeJson(stateFile, { pid: child.pid!, port } satisfies RedisState);
   const stop = async () => {
     if (child.exitCode !== null) return;
     await new Promise<void>((resolve) => {

@@ -1,0 +1,47 @@
+import type { Clickhouse } from '../clients/clickhouse.ts';
+import { GroupCommit } from '../common/group-commit.ts';
+import { prepareEvents, type EventRow, type IngestContext, type RejectedEventRow, type Rejection } from './prepare-events.ts';
+
+export interface IngestResult {
+  accepted: number;
+  rejected: Rejection[];
+}
+
+/**
+ * Writes events and dead letters to ClickHouse. Concurrent callers share inserts (group commit);
+ * `ingest` resolves only once its rows are stored, so an acknowledged event is durable.
+ */
+export class EventIngestor {
+  private readonly events: GroupCommit<EventRow>;
+  private readonly rejects: GroupCommit<RejectedEventRow>;
+
+  constructor(ch: Clickhouse, opts: { maxBatchRows?: number } = {}) {
+    this.events = new GroupCommit((rows) => ch.insert('events', rows), opts.maxBatchRows);
+    this.rejects = new GroupCommit((rows) => ch.insert('rejected_events', rows), opts.maxBatchRows);
+  }
+
+  /** Validates and stores `messages`; `origin(index)` names where each came from (route, file:line). */
+  async ingest(messages: readonly unknown[], ctx: IngestContext, origin: (index: number) => string): Promise<IngestResult> {
+    const { rows, rejections } = prepareEvents(messages, ctx);
+    await Promise.all([
+      this.events.write(rows),
+      this.deadLetter(
+        rejections.map((r) => ({ ...r, origin: origin(r.index) })),
+        ctx.source,
+      ),
+    ]);
+    return { accepted: rows.length, rejected: rejections.map(({ index, code, message }) => ({ index, code, message })) };
+  }
+
+  /** Stores records that never became events (unparseable lines, invalid bodies). */
+  deadLetter(items: readonly { origin: string; index: number; code: string; message: string; payload: string }[], source: string): Promise<void> {
+    return this.rejects.write(
+      items.map((r) => ({ source, origin: r.origin, position: r.index, code: r.code, message: r.message, payload: r.payload })),
+    );
+  }
+
+  /** Waits for in-flight writes (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([this.events.idle(), this.rejects.idle()]);
+  }
+}

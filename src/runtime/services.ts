@@ -1,0 +1,22 @@
+import { ApiKeyRepository, ApiKeyVerifier } from '../auth/api-keys.ts';
+import { EventIngestor } from '../ingest/event-ingestor.ts';
+import type { Config } from '../config/env.ts';
+import type { Stores } from './stores.ts';
+
+/** The services built on the stores; one place wires them so the API, CLI and tests agree. */
+export interface Services {
+  stores: Stores;
+  apiKeys: ApiKeyRepository;
+  keys: ApiKeyVerifier;
+  ingestor: EventIngestor;
+}
+
+export function createServices(stores: Stores, config: Pick<Config, 'INGEST_MAX_BATCH_ROWS'>): Services {
+  const apiKeys = new ApiKeyRepository(stores.pg.db);
+  return {
+    stores,
+    apiKeys,
+    keys: new ApiKeyVerifier(apiKeys),
+    ingestor: new EventIngestor(stores.ch, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS }),
+  };
+}

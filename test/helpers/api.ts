@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../api/server.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { createServices, type Services } from '../../src/runtime/services.ts';
+import type { TestStores } from './stores.ts';
+
+export interface TestApi {
+  app: FastifyInstance;
+  services: Services;
+  writeKey: string;
+  /** `Authorization` header value for the write key, as Segment SDKs send it. */
+  basic: string;
+}
+
+export async function buildTestApi(stores: TestStores): Promise<TestApi> {
+  const services = createServices(stores, stores.config);
+  const app = await buildServer({ ...services, log: createLogger('silent') });
+  const { key } = await services.apiKeys.create('write', 'test');
+  return { app, services, writeKey: key, basic: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../src/common/group-commit.ts';
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe('GroupCommit', () => {
+  it('flushes writes that arrive during a flush together, after it', async () => {
+    const flushed: number[][] = [];
+    const gc = new GroupCommit<number>(async (rows) => {
+      flushed.push(rows);
+      await tick();
+    });
+    const writes = [gc.write([1]), gc.write([2, 3]), gc.write([4])];
+    await Promise.all(writes);
+    expect(flushed).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('resolves a write only after its rows are flushed', async () => {
+    const flushed: number[] = [];
+    const gc = new GroupCommit<number>(async (rows) => {
+      await tick();
+      flushed.push(...rows);
+    });
+    await gc.write([7]);
+    expect(flushed).toEqual([7]);
+  });
+
+  it('rejects every write of a failed flush and recovers for the next one', async () => {
+    let fail = true;
+    const gc = new GroupCommit<number>(async () => {
+      await tick();
+      if (fail) throw new Error('disk full');
+    });
+    await expect(gc.write([1])).rejects.toThrow('disk full');
+    fail = false;
+    await expect(gc.write([2])).resolves.toBeUndefined();
+  });
+
+  it('splits large groups into flushes of at most maxRows', async () => {
+    const sizes: number[] = [];
+    const gc = new GroupCommit<number>(async (rows) => void sizes.push(rows.length), 3);
+    await gc.write([1, 2, 3, 4, 5, 6, 7]);
+    expect(sizes).toEqual([3, 3, 1]);
+  });
+});
