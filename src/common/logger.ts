@@ -10,8 +10,12 @@ export const REDACTED_PATHS = [
   'writeKey',
 ];
 
-export function createLogger(level: string, name = 'tessera'): Logger {
-  return pino({ name, level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+/** Structured JSON logs; CLI commands log to stderr (fd 2) so stdout carries only their output. */
+export function createLogger(level: string, opts: { name?: string; fd?: 1 | 2 } = {}): Logger {
+  return pino(
+    { name: opts.name ?? 'tessera', level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    pino.destination({ fd: opts.fd ?? 1, sync: opts.fd === 2 }),
+  );
 }
 
 export type { Logger };

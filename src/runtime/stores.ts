@@ -66,7 +66,13 @@ export async function openStores(config: Config, log: Logger, opts: { migrate?: 
   }
 }
 
-export async function migrateAll(pg: Postgres, ch: Clickhouse): Promise<{ clickhouse: number[] }> {
-  await migratePostgres(pg);
-  return { clickhouse: await migrateClickhouse(ch) };
+export interface MigrationResult {
+  /** How many PostgreSQL migrations were applied now. */
+  postgres: number;
+  /** Versions of the ClickHouse migrations applied now. */
+  clickhouse: number[];
+}
+
+export async function migrateAll(pg: Postgres, ch: Clickhouse): Promise<MigrationResult> {
+  return { postgres: await migratePostgres(pg), clickhouse: await migrateClickhouse(ch) };
 }

@@ -50,7 +50,7 @@ async function firstReachable(candidates: (string | undefined)[], check: (url: s
  * standard local ports, else embedded servers started here for the run.
  */
 export default async function setup(project: TestProject) {
-  const log = createLogger('warn', 'test-setup');
+  const log = createLogger('warn', { name: 'test-setup' });
   const started: EmbeddedServer[] = [];
   let tmp: string | undefined;
   const embeddedDir = async () => (tmp ??= await mkdtemp(path.join(os.tmpdir(), 'tessera-test-')));

@@ -13,7 +13,8 @@ describe('migrations', () => {
     const first = await migrateAll(stores.pg, stores.ch);
     expect(first.clickhouse).toContain(1);
     const second = await migrateAll(stores.pg, stores.ch);
-    expect(second.clickhouse).toEqual([]);
+    expect(second).toEqual({ postgres: 0, clickhouse: [] });
+    expect(first.postgres).toBeGreaterThan(0);
     const tables = await stores.ch.query<{ name: string }>(
       'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
       { db: stores.ch.database },

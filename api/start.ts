@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../src/config/env.ts';
+import type { Logger } from '../src/common/logger.ts';
+import { openStores } from '../src/runtime/stores.ts';
+import { createServices, type Services } from '../src/runtime/services.ts';
+import { startClickhouseProxy, type ClickhouseProxy } from '../src/runtime/clickhouse-proxy.ts';
+import { findRunningInstance, removeInstance, writeInstance } from '../src/runtime/instance.ts';
+import { buildServer } from './server.ts';
+
+export interface RunningTessera {
+  app: FastifyInstance;
+  services: Services;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `tessera start`: migrate, serve the API, and (with in-process ClickHouse) serve that engine to other
+ * CLI processes, recording both in the data directory. `stop` drains writes before closing.
+ */
+export async function startTessera(config: Config, log: Logger, opts: { port?: number } = {}): Promise<RunningTessera> {
+  const other = await findRunningInstance(config.dataDir);
+  if (other) {
+    throw new Error(`Tessera already runs on ${config.dataDir} (pid ${other.pid}, API ${other.apiUrl}). Stop it first, or set TESSERA_DATA_DIR.`);
+  }
+  const stores = await openStores(config, log, { migrate: true });
+  const services = createServices(stores, config);
+  let proxy: ClickhouseProxy | undefined;
+  let app: FastifyInstance | undefined;
+  const stop = async () => {
+    await app?.close();
+    await services.ingestor.drain();
+    await proxy?.close();
+    await removeInstance(config.dataDir);
+    await stores.close();
+  };
+  try {
+    app = await buildServer({ ...services, log });
+    const url = await app.listen({ host: config.HOST, port: opts.port ?? config.PORT });
+    if (stores.ch.engine) proxy = await startClickhouseProxy(stores.ch.engine, log);
+    await writeInstance(config.dataDir, { pid: process.pid, apiUrl: url, clickhouseUrl: proxy?.url, startedAt: new Date().toISOString() });
+    return { app, services, url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
