@@ -163,7 +163,7 @@ export function sharesDevice(seed: number, pair: number): boolean {
 
 /** The shared device of pair k. */
 export function sharedDevice(seed: number, pair: number): { deviceId: string; anonymousId: string } {
-  return { deviceId: `dev-shared-${pair}`, anonymousId: `anon-shared-${hash32(seed, pair, SALT_ANON).toString(16).padStart(8, '0')}` };
+  return { deviceId: `dev-shared-${pair}`, anonymousId: `anon-shared-${idHex(pair, 0, hash32(seed, SALT_SHARED))}` };
 }
 
 /** Lower-case and trim, as PersonTruth stores emails. */

@@ -18,18 +18,34 @@ export interface TestStores extends Stores {
  * Isolated stores for one test file: its own PostgreSQL database, its own ClickHouse database in a
  * chdb directory of its own process, its own Redis key prefix. Everything is dropped on close.
  */
-export async function openTestStores(opts: { migrate?: boolean } = { migrate: true }): Promise<TestStores> {
-  const id = `t_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+export function testId(): string {
+  return `t_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** A fresh PostgreSQL database on the test server; `drop` removes it. */
+export async function createTestDatabase(id: string): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = inject('pgAdminUrl');
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${id}`);
   const dbUrl = new URL(adminUrl);
   dbUrl.pathname = `/${id}`;
+  return {
+    url: dbUrl.toString(),
+    drop: async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+export async function openTestStores(opts: { migrate?: boolean } = { migrate: true }): Promise<TestStores> {
+  const id = testId();
+  const database = await createTestDatabase(id);
 
   const chDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-ch-'));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-data-'));
   const config = loadConfig({
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: database.url,
     REDIS_URL: inject('redisUrl'),
     REDIS_KEY_PREFIX: `${id}:`,
     CLICKHOUSE_DATABASE: id,
@@ -48,8 +64,7 @@ export async function openTestStores(opts: { migrate?: boolean } = { migrate: tr
     await ch.command(`DROP DATABASE IF EXISTS \`${id}\``).catch(() => {});
     await ch.close();
     await pg.close();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
     await rm(chDir, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
   };

@@ -1,0 +1,155 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createTestDatabase, testId } from '../helpers/stores.ts';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/tessera.js');
+
+interface InstanceInfo {
+  pid: number;
+  apiUrl: string;
+  clickhouseUrl: string;
+}
+
+describe('tessera CLI', () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let chDatabase: string;
+
+  const tessera = async (...args: string[]) => {
+    const { stdout, stderr } = await run('node', [BIN, ...args], { env, timeout: 60_000 });
+    return { stdout, stderr };
+  };
+  const failing = async (...args: string[]) => {
+    try {
+      await tessera(...args);
+    } catch (err) {
+      return err as { code: number; stderr: string; stdout: string };
+    }
+    throw new Error(`tessera ${args.join(' ')} succeeded`);
+  };
+
+  beforeAll(async () => {
+    const id = testId();
+    database = await createTestDatabase(id);
+    chDatabase = id;
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cli-'));
+    env = {
+      ...process.env,
+      DATABASE_URL: database.url,
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `${id}:`,
+      CLICKHOUSE_DATABASE: id,
+      TESSERA_DATA_DIR: dataDir,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
+    delete env.CLICKHOUSE_URL;
+  });
+  afterAll(async () => {
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('has --help on every command', async () => {
+    for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['keys', 'create'], ['keys', 'list'], ['demo']]) {
+      const { stdout } = await tessera(...args, '--help');
+      expect(stdout, args.join(' ')).toContain('Usage: tessera');
+    }
+  });
+
+  it('migrates, and a second run has nothing left to do', async () => {
+    const first = JSON.parse((await tessera('migrate', '--json')).stdout);
+    expect(first.postgres).toBeGreaterThan(0);
+    expect(first.clickhouse).toContain(1);
+    const second = JSON.parse((await tessera('migrate', '--json')).stdout);
+    expect(second).toEqual({ postgres: 0, clickhouse: [] });
+  });
+
+  it('creates keys, prints them once, lists only their prefix', async () => {
+    const created = JSON.parse((await tessera('keys', 'create', '--scope', 'write', '--json')).stdout);
+    expect(created.key).toMatch(/^tsk_write_/);
+    const listed = JSON.parse((await tessera('keys', 'list', '--json')).stdout);
+    expect(listed.some((k: { id: string }) => k.id === created.id)).toBe(true);
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+    const bad = await failing('keys', 'create', '--scope', 'everything');
+    expect(bad.stderr).toContain("unknown scope 'everything'");
+  });
+
+  it('imports NDJSON, reporting every bad line by file and line while the rest loads', async () => {
+    const file = path.join(dataDir, 'events.ndjson');
+    await writeFile(
+      file,
+      [
+        JSON.stringify({ type: 'track', userId: 'u1', event: 'A', messageId: 'imp-1' }),
+        '{"type": "track", "userId": ',
+        '',
+        JSON.stringify({ type: 'track', userId: 'u2', messageId: 'imp-2' }),
+        JSON.stringify({ type: 'identify', anonymousId: 'a3', traits: { email: 'x@y.z' }, messageId: 'imp-3' }),
+      ].join('\n'),
+    );
+    const { stdout, stderr } = await tessera('import', 'events', file);
+    expect(stderr).toContain(`${file}:2: invalid_json`);
+    expect(stderr).toContain(`${file}:4: invalid_event: event: `);
+    expect(stdout).toMatch(/stored\s+2 events/);
+    const summary = JSON.parse((await tessera('import', 'events', file, '--json')).stdout);
+    expect(summary).toMatchObject({ lines: 5, accepted: 2, rejected: 2, rejectedByCode: { invalid_json: 1, invalid_event: 1 } });
+    const missing = await failing('import', 'events', path.join(dataDir, 'nope.ndjson'));
+    expect(missing.stderr).toContain('nope.ndjson: no such file');
+  });
+
+  it('while `tessera start` runs on the embedded engine, other commands use its data', async () => {
+    const server: ChildProcess = spawn('node', [BIN, 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let serverErr = '';
+    server.stderr!.on('data', (d) => (serverErr += d));
+    try {
+      const info = await waitForInstance(dataDir, server);
+      const key = JSON.parse((await tessera('keys', 'create', '--scope', 'write', '--json')).stdout).key as string;
+      const file = path.join(dataDir, 'more.ndjson');
+      await writeFile(file, JSON.stringify({ type: 'track', userId: 'u9', event: 'Live', messageId: 'live-1' }));
+      const summary = JSON.parse((await tessera('import', 'events', file, '--json')).stdout);
+      expect(summary.accepted).toBe(1);
+      const res = await fetch(`${info.apiUrl}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
+        body: JSON.stringify({ userId: 'u9', event: 'Live', messageId: 'live-2' }),
+      });
+      expect(res.status).toBe(200);
+      // The instance's ClickHouse endpoint speaks ClickHouse's HTTP interface to a stock client.
+      const client = createClient({ url: info.clickhouseUrl, compression: { request: false, response: false } });
+      const rs = await client.query({
+        query: `SELECT message_id FROM ${chDatabase}.events_unique WHERE message_id LIKE {p:String} ORDER BY message_id`,
+        query_params: { p: 'live-%' },
+        format: 'JSONEachRow',
+      });
+      expect(await rs.json()).toEqual([{ message_id: 'live-1' }, { message_id: 'live-2' }]);
+      await client.close();
+      const second = await failing('start');
+      expect(second.stderr).toContain('Tessera already runs on');
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+    expect(serverErr).not.toContain('"level":50');
+    await expect(readFile(path.join(dataDir, 'instance.json'))).rejects.toThrow();
+  });
+});
+
+async function waitForInstance(dataDir: string, server: ChildProcess): Promise<InstanceInfo> {
+  for (let i = 0; i < 300; i++) {
+    if (server.exitCode !== null) throw new Error(`tessera start exited with ${server.exitCode}`);
+    try {
+      return JSON.parse(await readFile(path.join(dataDir, 'instance.json'), 'utf8')) as InstanceInfo;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('tessera start did not come up in 30 s');
+}
