@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { ChdbConnection } from 'chdb/connection';
 
 type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
@@ -36,9 +36,9 @@ export class Clickhouse {
     await this.client.command({ query, query_params: params });
   }
 
-  async insert<T extends object>(table: string, rows: readonly T[]): Promise<void> {
+  async insert<T extends object>(table: string, rows: readonly T[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: this.table(table), values: rows as T[], format: 'JSONEachRow' });
+    await this.client.insert({ table: this.table(table), values: rows as T[], format: 'JSONEachRow', clickhouse_settings: settings });
   }
 
   close(): Promise<void> {

@@ -29,6 +29,13 @@ export const envSchema = z.object({
     .positive()
     .default(5000)
     .describe('most events written to ClickHouse in one insert by the ingestion writer'),
+  INGEST_LINGER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(2)
+    .describe('how long an ingestion request waits for others to share its ClickHouse insert (each insert makes a part)'),
 });
 
 export type Env = z.infer<typeof envSchema>;

