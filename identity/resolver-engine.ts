@@ -252,7 +252,11 @@ export class ResolverEngine {
     }
   }
 
-  private process(recordId: string, source: string, timestamp: number, identifiers: readonly Identifier[]): void {
+  /**
+   * Applies one record without the order / checkpoint check (recompute replays stored edges, whose
+   * order it controls itself). Prefer `apply`.
+   */
+  process(recordId: string, source: string, timestamp: number, identifiers: readonly Identifier[]): void {
     const act = this.act;
     act.length = 0;
     for (let i = 0; i < identifiers.length; i++) {
@@ -440,15 +444,6 @@ export class ResolverEngine {
       if (ap !== finalAnchor) this.logMerge(ap, finalAnchor, recordId, timestamp, 'link');
       if (this.emitEdges) this.countEdge(a, b, this.sourceId(LINK_OVERRIDE_SOURCE), recordId, timestamp);
     }
-  }
-
-  /**
-   * Forces link overrides between identifiers that are both registered but apart (recompute uses
-   * this after replaying a component, for links added after both sides existed).
-   */
-  applyPendingLinks(recordId: string, timestamp: number): void {
-    const ids = [...this.linkPartners.keys()].sort((x, y) => (this.keys[x]! < this.keys[y]! ? -1 : 1));
-    for (const id of ids) if (this.isRegistered(id)) this.applyLinks(id, recordId, timestamp);
   }
 
   /** (x, y) in identifier order (priority, key). */
