@@ -13,5 +13,5 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/config/env.ts.' }],
     },
   },
-  { files: ['src/config/**', 'test/helpers/**', 'bin/**', 'benchmarks/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
+  { files: ['src/config/**', 'test/**', 'bin/**', 'benchmarks/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
 );

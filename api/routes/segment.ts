@@ -20,7 +20,7 @@ export function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps): voi
     const { batch, sentAt, context, integrations } = parsed.data;
     const result = await deps.ingestor.ingest(
       batch,
-      { receivedAt: new Date(), sentAt, context, integrations, source: 'api', writeKeyId: key.id },
+      { receivedAt: Date.now(), sentAt, context, integrations, source: 'api', writeKeyId: key.id },
       (i) => `${req.url}#${i}`,
     );
     return { success: true, accepted: result.accepted, rejected: result.rejected };
@@ -36,7 +36,7 @@ export function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps): voi
         throw new ValidationError('The body must be a JSON object');
       }
       const message = { ...body, type };
-      const result = await deps.ingestor.ingest([message], { receivedAt: new Date(), source: 'api', writeKeyId: key.id }, () => req.url);
+      const result = await deps.ingestor.ingest([message], { receivedAt: Date.now(), source: 'api', writeKeyId: key.id }, () => req.url);
       const rejection = result.rejected[0];
       if (rejection) throw new TesseraError(rejection.code, rejection.message, 400, { index: 0 });
       return { success: true };

@@ -99,7 +99,7 @@ async function benchDirect(all: unknown[]): Promise<{ batched: number; bulk: num
   const ch = await openClickhouse({ target: { path: dir }, database: 'bench' });
   try {
     await migrateClickhouse(ch);
-    const { rows } = prepareEvents(all, { receivedAt: new Date(), source: 'bench', writeKeyId: 'bench' });
+    const { rows } = prepareEvents(all, { receivedAt: Date.now(), source: 'bench', writeKeyId: 'bench' });
     const batches: EventRow[][] = [];
     for (let i = 0; i < rows.length; i += BATCH) batches.push(rows.slice(i, i + BATCH));
     const batched = await concurrently(batches, SENDERS, (b) => ch.insert('events', b));

@@ -36,9 +36,20 @@ export class Clickhouse {
     await this.client.command({ query, query_params: params });
   }
 
+  /**
+   * Inserts rows of one shape (the keys of the first row are the columns). They travel as
+   * JSONCompactEachRow, which ClickHouse parses faster than keyed JSON.
+   */
   async insert<T extends object>(table: string, rows: readonly T[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: this.table(table), values: rows as T[], format: 'JSONEachRow', clickhouse_settings: settings });
+    const columns = Object.keys(rows[0]!) as (keyof T & string)[];
+    await this.client.insert({
+      table: this.table(table),
+      columns: columns as unknown as [string, ...string[]],
+      values: rows.map((row) => columns.map((c) => row[c])),
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: settings,
+    });
   }
 
   close(): Promise<void> {
@@ -46,24 +57,15 @@ export class Clickhouse {
   }
 }
 
-const CLIENT_SETTINGS = {
-  date_time_input_format: 'best_effort',
-  output_format_json_quote_64bit_integers: 0,
-} as const;
-
 export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhouse> {
   if ('url' in opts.target) {
-    const client = createClient({
-      url: opts.target.url,
-      clickhouse_settings: CLIENT_SETTINGS,
-      compression: { request: false, response: false },
-    });
+    const client = createClient({ url: opts.target.url, compression: { request: false, response: false } });
     return new Clickhouse(client, opts.database);
   }
   // chdb is loaded lazily: a server deployment never needs the native engine.
   const { createChdbConnection } = await import('chdb/connection');
   const connection = createChdbConnection({ path: opts.target.path });
   // chdb builds on its own copy of @clickhouse/client-common; the shapes match, the nominal types do not.
-  const client = createClient({ connection: connection as unknown as ClientConnection, clickhouse_settings: CLIENT_SETTINGS });
+  const client = createClient({ connection: connection as unknown as ClientConnection });
   return new Clickhouse(client, opts.database, connection);
 }

@@ -51,7 +51,7 @@ export async function importNdjson(file: string, ingestor: EventIngestor, opts: 
   const flush = async () => {
     if (messages.length === 0) return;
     const numbers = lineNumbers;
-    const result = await ingestor.ingest(messages, { receivedAt: new Date(), source: 'import', writeKeyId: 'cli' }, (i) => `${name}:${numbers[i]}`);
+    const result = await ingestor.ingest(messages, { receivedAt: Date.now(), source: 'import', writeKeyId: 'cli' }, (i) => `${name}:${numbers[i]}`);
     summary.accepted += result.accepted;
     for (const r of result.rejected) reject({ line: numbers[r.index]!, code: r.code, message: r.message });
     messages = [];

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { MESSAGE_TYPES, messageSchemas, type MessageType, type SegmentMessage } from './segment-schemas.ts';
-import { chDateTime, correctTimestamp } from './clock-skew.ts';
+import { correctTimestamp } from './clock-skew.ts';
 
 /** Segment's per-event limit. */
 export const MAX_EVENT_BYTES = 32 * 1024;
 
-/** One row of the ClickHouse `events` table. */
+/** One row of the ClickHouse `events` table; times are epoch milliseconds (DateTime64(3) takes them as they are). */
 export interface EventRow {
   message_id: string;
   type: MessageType;
@@ -16,10 +16,10 @@ export interface EventRow {
   anonymous_id: string;
   previous_id: string;
   group_id: string;
-  timestamp: string;
-  original_timestamp: string | null;
-  sent_at: string | null;
-  received_at: string;
+  timestamp: number;
+  original_timestamp: number | null;
+  sent_at: number | null;
+  received_at: number;
   traits: string;
   properties: string;
   context: string;
@@ -45,9 +45,10 @@ export interface Rejection {
 }
 
 export interface IngestContext {
-  receivedAt: Date;
-  /** Batch-level sentAt, used when a message has none of its own. */
-  sentAt?: Date;
+  /** Epoch ms. */
+  receivedAt: number;
+  /** Batch-level sentAt (epoch ms), used when a message has none of its own. */
+  sentAt?: number;
   /** Batch-level context and integrations, merged under each message's own. */
   context?: Record<string, unknown>;
   integrations?: Record<string, unknown>;
@@ -93,10 +94,10 @@ export function toEventRow(m: SegmentMessage, serialized: string, ctx: IngestCon
     anonymous_id: m.anonymousId ?? '',
     previous_id: m.type === 'alias' ? m.previousId : '',
     group_id: m.type === 'group' ? m.groupId : '',
-    timestamp: chDateTime(correctTimestamp(ctx.receivedAt, original, sentAt)),
-    original_timestamp: original ? chDateTime(original) : null,
-    sent_at: sentAt ? chDateTime(sentAt) : null,
-    received_at: chDateTime(ctx.receivedAt),
+    timestamp: correctTimestamp(ctx.receivedAt, original, sentAt),
+    original_timestamp: original ?? null,
+    sent_at: sentAt ?? null,
+    received_at: ctx.receivedAt,
     traits: m.type === 'identify' || m.type === 'group' ? str(m.traits) : '{}',
     properties: m.type === 'track' || m.type === 'page' || m.type === 'screen' ? str(pageProperties(m)) : '{}',
     context: str(context),

@@ -9,12 +9,17 @@ import { z } from 'zod';
 const id = z.union([z.string(), z.number().finite()]).transform((v) => String(v).trim());
 const json = z.record(z.string(), z.unknown());
 
-/** ISO-8601 date-time (date, `T`, time, optional fraction and zone) that Date can parse. */
-const isoTimestamp = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be an ISO-8601 timestamp')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date')
-  .transform((s) => new Date(s));
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** ISO-8601 date-time (date, `T`, time, optional fraction and zone), as epoch milliseconds. */
+const isoTimestamp = z.string().transform((s, ctx) => {
+  const ms = ISO_8601.test(s) ? Date.parse(s) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 timestamp' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const common = {
   messageId: z.string().trim().min(1).max(200).optional(),
