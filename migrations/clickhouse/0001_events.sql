@@ -1,6 +1,8 @@
 -- Raw events as received through the Segment-compatible API or `tessera import events`.
 -- ReplacingMergeTree on message_id: a message delivered twice is stored once after merges, and
--- events_unique (FINAL) makes every query see it once before merges too.
+-- events_unique (FINAL) makes every query see it once before merges too. The first copy received
+-- wins (dedup_version falls as ingested_at grows), so a late duplicate never looks like new data
+-- to jobs that read by ingestion time.
 CREATE TABLE IF NOT EXISTS {db}.events (
   message_id String,
   type LowCardinality(String),
@@ -20,8 +22,9 @@ CREATE TABLE IF NOT EXISTS {db}.events (
   integrations String,
   source LowCardinality(String),
   write_key_id String,
-  ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree
+  ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+  dedup_version UInt64 DEFAULT 9999999999999 - toUInt64(toUnixTimestamp64Milli(ingested_at))
+) ENGINE = ReplacingMergeTree(dedup_version)
 ORDER BY message_id;
 
 CREATE VIEW IF NOT EXISTS {db}.events_unique AS SELECT * FROM {db}.events FINAL;

@@ -123,6 +123,15 @@ describe('Segment-compatible ingestion API', () => {
     expect(await count(`message_id = 'dup-1'`, 'events')).toBeGreaterThanOrEqual(1);
   });
 
+  it('keeps the first copy of a duplicate, so jobs reading by ingestion time never see it again', async () => {
+    await post('/v1/batch', { batch: [{ type: 'track', userId: 'first', event: 'Once', messageId: 'dup-2' }] });
+    await new Promise((r) => setTimeout(r, 20));
+    await post('/v1/batch', { batch: [{ type: 'track', userId: 'second', event: 'Once', messageId: 'dup-2' }] });
+    await stores.ch.command(`OPTIMIZE TABLE ${stores.ch.table('events')} FINAL`);
+    const rows = await stores.ch.query<{ user_id: string }>(`SELECT user_id FROM ${stores.ch.table('events')} WHERE message_id = 'dup-2'`);
+    expect(rows).toEqual([{ user_id: 'first' }]);
+  });
+
   it('corrects client clock skew from sentAt and the receive time', async () => {
     // The device clock is 1 hour ahead: the event happened 2 s before the batch was sent.
     const skewed = Date.now() + 3_600_000;
