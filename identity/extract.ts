@@ -36,8 +36,11 @@ export interface EventIdentityRow {
   user_id: string;
   anonymous_id: string;
   previous_id: string;
-  /** ClickHouse DateTime64(3) text in UTC: `2026-01-02 03:04:05.678` (ISO forms accepted too). */
-  timestamp: string;
+  /**
+   * Epoch milliseconds (what ingestion writes), or ClickHouse DateTime64(3) text in UTC as
+   * JSON formats return it: `2026-01-02 03:04:05.678` (ISO forms accepted too).
+   */
+  timestamp: string | number;
   /** JSON object text ('{}' when none). */
   traits: string;
   /** JSON object text ('{}' when none). */
@@ -121,8 +124,8 @@ export function eventExtractor(options: EventExtractorOptions = {}): RecordExtra
   const source = options.source ?? 'events';
   const previousIdType = options.previousIdType ?? 'anonymous_id';
   return (row) => {
-    const timestamp = parseTimestamp(row.timestamp);
-    if (Number.isNaN(timestamp)) throw new InvalidRecordError(`event ${row.message_id}: unreadable timestamp ${JSON.stringify(row.timestamp)}`);
+    const timestamp = typeof row.timestamp === 'number' ? row.timestamp : parseTimestamp(row.timestamp);
+    if (!Number.isFinite(timestamp)) throw new InvalidRecordError(`event ${row.message_id}: unreadable timestamp ${JSON.stringify(row.timestamp)}`);
     const identifiers: RawIdentifier[] = [];
     if (row.user_id) identifiers.push({ type: 'user_id', value: row.user_id });
     if (row.anonymous_id) identifiers.push({ type: 'anonymous_id', value: row.anonymous_id });

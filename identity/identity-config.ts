@@ -19,7 +19,8 @@
  * | other types    | 50       | none  | trim      | `context.externalIds` and source-specific ids, unless configured |
  *
  * Lower priority number = more important. When a record would break a limit, its identifiers are
- * dropped one priority level at a time, least important first (see `resolver-engine.ts`).
+ * dropped one priority level at a time, least important first, then (`readmitDropped`, default
+ * true) offered back one by one (see `resolver-engine.ts`).
  */
 import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
@@ -130,6 +131,11 @@ export const identityConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * After a refusal, offer the dropped identifiers back one at a time (most important first) and
+     * keep those that break no rule. `false` = Segment's plain level dropping.
+     */
+    readmitDropped: z.boolean().default(true),
   })
   .strict();
 
@@ -149,6 +155,7 @@ export interface ResolvedIdentityConfig {
     regexes: readonly RegExp[];
   };
   externalIdTypes: { accept: 'any' | readonly string[]; rule: IdentifierTypeRule };
+  readmitDropped: boolean;
 }
 
 /** Thrown for an invalid config; the message names the field (`identifierTypes.email.limit: …`). */
@@ -187,6 +194,7 @@ export function parseIdentityConfig(input: unknown = {}): ResolvedIdentityConfig
       regexes: cfg.blocklist.patterns.map((p) => new RegExp(p, 'i')),
     },
     externalIdTypes: { accept, rule },
+    readmitDropped: cfg.readmitDropped,
   };
 }
 

@@ -16,7 +16,9 @@
  * calls for `recomputeComponents` (recompute.ts) on the components it touches.
  */
 import { z } from 'zod';
-import { parseIdentifierKey } from './identifier.ts';
+import { identifierKey, parseIdentifierKey } from './identifier.ts';
+import type { ResolvedIdentityConfig } from './identity-config.ts';
+import { normaliseIdentifier, type RejectionReason } from './normalise.ts';
 
 export interface IdentifierPair {
   a: string;
@@ -55,5 +57,48 @@ export function overridesTouching(overrides: IdentityOverrides, keys: ReadonlySe
     links: overrides.links.filter((p) => keys.has(p.a) || keys.has(p.b)),
     unlinks: overrides.unlinks.filter((p) => keys.has(p.a) || keys.has(p.b)),
     tombstones: overrides.tombstones.filter((k) => keys.has(k)),
+  };
+}
+
+/**
+ * Normalises the keys of overrides as records are normalised (`Email:Alice@X.com ` would never
+ * match `email:alice@x.com` otherwise). Keys that cannot be identifiers are returned as errors.
+ */
+export function normaliseOverrides(
+  overrides: IdentityOverrides,
+  config: ResolvedIdentityConfig,
+): { overrides: IdentityOverrides; errors: { key: string; reason: RejectionReason | 'not_a_key' }[] } {
+  const errors: { key: string; reason: RejectionReason | 'not_a_key' }[] = [];
+  const norm = (key: string): string | null => {
+    let parsed: { type: string; value: string };
+    try {
+      parsed = parseIdentifierKey(key);
+    } catch {
+      errors.push({ key, reason: 'not_a_key' });
+      return null;
+    }
+    const result = normaliseIdentifier(parsed.type, parsed.value, config);
+    if (!result.ok) {
+      errors.push({ key, reason: result.reason });
+      return null;
+    }
+    return identifierKey(parsed.type, result.value);
+  };
+  const pairs = (list: IdentifierPair[]) =>
+    list.flatMap((p) => {
+      const a = norm(p.a);
+      const b = norm(p.b);
+      return a !== null && b !== null && a !== b ? [{ a, b }] : [];
+    });
+  return {
+    overrides: {
+      links: pairs(overrides.links),
+      unlinks: pairs(overrides.unlinks),
+      tombstones: overrides.tombstones.flatMap((k) => {
+        const n = norm(k);
+        return n === null ? [] : [n];
+      }),
+    },
+    errors,
   };
 }

@@ -9,6 +9,10 @@
  * seen first; the other id becomes a redirect. A member's first-seen time never changes, so the
  * id of a profile only changes when it merges into an older one (or, after a manual unlink or a
  * deletion, when the part that loses the anchor becomes a profile of its own).
+ *
+ * Ties in first seen (same millisecond) are broken by priority, then key: an identifier of a more
+ * important type first seen in the same millisecond as a profile's anchor takes the anchor over;
+ * the profile's id then changes and the old id redirects to the new one (logged as a merge).
  */
 import { hash } from 'node:crypto';
 

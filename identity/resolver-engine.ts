@@ -13,10 +13,14 @@
  *    distinct values than the limit *and* more than the largest part already holds (so a profile a
  *    manual link pushed over a limit can still absorb anonymous parts), or when it would join the
  *    two sides of an unlink override.
- * 3. On refusal, a `RejectedLink` (kept identifier, dropped identifier, rule) is recorded for each
- *    identifier of the least important priority level present, that level is dropped, and the rest
- *    is tried again — as Segment does. When only one level is left and it still breaks a rule,
- *    only the first identifier is kept. One identifier always lands: on its profile, or on a new one.
+ * 3. On refusal, the least important priority level present is dropped and the rest is tried
+ *    again — as Segment does. When only one level is left and it still breaks a rule, only the
+ *    first identifier is kept. One identifier always lands: on its profile, or on a new one.
+ *    Then (`readmitDropped`, default on) each dropped identifier is offered back in (priority, key)
+ *    order and kept if adding it breaks no rule, so an innocent new anonymous id is not lost
+ *    because an email of the same record belonged to someone else. Every identifier finally left
+ *    out gets a `RejectedLink` (record's first identifier, dropped identifier, rule). With
+ *    `readmitDropped: false` the rejected links are those of each dropped level (Segment exactly).
  * 4. On acceptance, new identifiers are registered (first seen = record time), the parts are
  *    united, and star edges from the record's first identifier to each other one are counted.
  *    Every part whose anchor is not the merged anchor (see profile-id.ts) is a merge: a log entry
@@ -27,13 +31,19 @@
  * touching them), which is why loading just those components gives the same result as a rebuild.
  *
  * Hot-loop data lives in typed arrays indexed by interned identifier ids; per-record scratch arrays
- * are reused. Limits: < 2^26 identifiers per run (edge keys pack two ids in one number).
+ * are reused. Identifiers are interned per type by value (no `type:value` string is built per
+ * record; keys are made once, for the output), raw values are memoised per type (the normalised
+ * id, or the rejection reason), and edges live in an open-addressing table over typed arrays.
+ * `applyRecord` takes raw records (the rebuild path); `apply` takes prepared ones (incremental).
  */
 import { ruleForType, type ResolvedIdentityConfig } from './identity-config.ts';
-import { keyType, type Identifier } from './identifier.ts';
+import { parseIdentifierKey, type Identifier } from './identifier.ts';
+import type { IdentityRecord } from './extract.ts';
+import { normaliseIdentifier } from './normalise.ts';
 import type { IdentityOverrides } from './overrides.ts';
 import { profileIdFor } from './profile-id.ts';
 import { UnionFind } from './union-find.ts';
+import { MISSING, StringTable } from './string-table.ts';
 import type {
   Checkpoint,
   EdgeDelta,
@@ -64,16 +74,29 @@ export interface EngineOptions {
 /** Edge source of forced links. */
 export const LINK_OVERRIDE_SOURCE = 'override:link';
 
-const MAX_IDS = 1 << 26;
-const PAIR_SHIFT = 1 << 26;
+const MAX_IDS = 0x7fffffff;
+const REASONS: readonly RejectionReason[] = ['unknown_type', 'not_a_string', 'empty', 'too_long', 'invalid_email', 'invalid_phone', 'blocklisted'];
+const REASON_CODE = new Map(REASONS.map((r, i) => [r, i] as const));
+/** Raw spellings longer than this are normalised every time instead of memoised. */
+const RAW_MEMO_MAX = 1024;
 
 export class ResolverEngine {
   private readonly config: ResolvedIdentityConfig;
   private readonly emitEdges: boolean;
 
   // ---- identifiers (indexed by id) ----
-  private readonly ids = new Map<string, number>();
-  private readonly keys: string[] = [];
+  /**
+   * (type index, string) → payload: for normalised values the id; for raw values the id they
+   * normalise to (memoised) or -1 - reason code when rejected. Normalisers are idempotent, so the
+   * two kinds of entries can share one namespace per type.
+   */
+  private readonly table: StringTable;
+  /** Per id: the table handle and length of its normalised value. */
+  private valueHandle: Int32Array;
+  private valueLength: Int32Array;
+  private idCount = 0;
+  /** Keys made on demand (output, rules, overrides). */
+  private readonly keyCache: (string | undefined)[] = [];
   private readonly uf: UnionFind;
   private capacity: number;
   private typeOf: Int32Array;
@@ -87,31 +110,35 @@ export class ResolverEngine {
 
   // ---- types ----
   private readonly typeIndex = new Map<string, number>();
+  private readonly typeNames: string[] = [];
+  /** `name:`; comparing these orders keys of different types. */
+  private readonly typePrefix: string[] = [];
+  /** Whether the config accepts the type (else its values are rejected as unknown_type). */
+  private readonly typeAccepted: boolean[] = [];
   private readonly typePriority: number[] = [];
   private readonly typeSlot: number[] = [];
   private readonly slotLimit: number[] = [];
   private readonly slotRule: string[] = [];
+  private readonly slotPriority: number[] = [];
   private slotNew: Int32Array;
 
   // ---- overrides ----
-  private readonly tombstones = new Set<string>();
+  private readonly tombstones = new Set<number>();
   private readonly linkPartners = new Map<number, number[]>();
   private readonly unlinkPartners = new Map<number, number[]>();
   /** At roots: members that have unlink partners. */
   private readonly rootUnlinkMembers = new Map<number, number[]>();
 
   // ---- edges ----
-  private readonly edgeIndex = new Map<number, number>();
+  /** Open addressing: slot → edge index, -1 when empty; size a power of two, at most half full. */
+  private edgeTable = new Int32Array(2048).fill(-1);
   private readonly sourceIndex = new Map<string, number>();
   private readonly sources: string[] = [];
   private edgeCount = 0;
-  private edgeA = new Int32Array(1024);
-  private edgeB = new Int32Array(1024);
-  private edgeSrc = new Int32Array(1024);
-  private edgeNext = new Int32Array(1024);
-  private edgeHits = new Int32Array(1024);
-  private edgeFirst = new Float64Array(1024);
-  private edgeLast = new Float64Array(1024);
+  /** Per edge e: [a, b, source, count] at e * 4 (one cache line per probe). */
+  private edgeInts = new Int32Array(4096);
+  /** Per edge e: [first seen, last seen] at e * 2. */
+  private edgeTimes = new Float64Array(2048);
   private readonly edgeFirstRecord: string[] = [];
 
   // ---- outputs ----
@@ -123,23 +150,34 @@ export class ResolverEngine {
   private readonly rejectedLinks = new Map<string, RejectedLink>();
   private readonly rejectedIdentifiers = new Map<string, RejectedIdentifierEntry>();
   readonly stats: ResolutionStats = { records: 0, skipped: 0, empty: 0, newIdentifiers: 0, merges: 0, rejectedLinks: 0 };
-  private checkpoint: Checkpoint | null;
+  private hasCheckpoint: boolean;
+  private lastTimestamp: number;
+  private lastRecordId: string;
 
   // ---- per-record scratch ----
   private readonly act: number[] = [];
   private readonly parts: number[] = [];
   private readonly partAnchors: number[] = [];
   private readonly fresh: number[] = [];
+  private readonly dropped: number[] = [];
+  private readonly seen: number[] = [];
+  private readonly readmit: boolean;
 
   constructor(config: ResolvedIdentityConfig, checkpoint: Checkpoint | null = null, options: EngineOptions = {}) {
     this.config = config;
-    this.checkpoint = checkpoint;
+    this.hasCheckpoint = checkpoint !== null;
+    this.lastTimestamp = checkpoint?.timestamp ?? 0;
+    this.lastRecordId = checkpoint?.recordId ?? '';
     this.emitEdges = options.emitEdges ?? true;
+    this.readmit = config.readmitDropped;
     this.capacity = Math.max(1024, options.capacity ?? 1024);
     this.uf = new UnionFind(this.capacity);
     let limited = 0;
     for (const rule of Object.values(config.identifierTypes)) if (rule.limit !== null) limited++;
     this.stride = limited + 2;
+    this.table = new StringTable(this.capacity);
+    this.valueHandle = new Int32Array(this.capacity);
+    this.valueLength = new Int32Array(this.capacity);
     this.typeOf = new Int32Array(this.capacity);
     this.firstSeen = new Float64Array(this.capacity);
     this.anchor = new Int32Array(this.capacity);
@@ -153,34 +191,43 @@ export class ResolverEngine {
 
   /** Adds override data (idempotent). Call before loading components and processing records. */
   addOverrides(overrides: IdentityOverrides): void {
-    for (const key of overrides.tombstones) this.tombstones.add(key);
+    for (const key of overrides.tombstones) this.tombstones.add(this.internKey(key));
     const add = (map: Map<number, number[]>, a: number, b: number) => {
       const list = map.get(a);
       if (!list) map.set(a, [b]);
       else if (!list.includes(b)) {
         list.push(b);
         // Deterministic order whatever order the store returned the overrides in.
-        list.sort((x, y) => (this.keys[x]! < this.keys[y]! ? -1 : 1));
+        list.sort((x, y) => this.identifierOrder(x, y));
       }
     };
     for (const { a, b } of overrides.unlinks) {
-      const ia = this.intern(a);
-      const ib = this.intern(b);
+      const ia = this.internKey(a);
+      const ib = this.internKey(b);
       add(this.unlinkPartners, ia, ib);
       add(this.unlinkPartners, ib, ia);
       for (const id of [ia, ib]) if (this.isRegistered(id)) this.noteUnlinkMember(id);
     }
     for (const { a, b } of overrides.links) {
-      const ia = this.intern(a);
-      const ib = this.intern(b);
+      const ia = this.internKey(a);
+      const ib = this.internKey(b);
       add(this.linkPartners, ia, ib);
       add(this.linkPartners, ib, ia);
     }
   }
 
-  /** Whether a key is known to be registered (loaded or resolved in this run). */
+  /** The id of a key if interned. */
+  private lookupKey(key: string): number | undefined {
+    const { type, value } = parseIdentifierKey(key);
+    const t = this.typeIndex.get(type);
+    if (t === undefined) return undefined;
+    const id = this.table.get(t, value);
+    return id >= 0 ? id : undefined;
+  }
+
+  /** Whether a key is registered (loaded or resolved in this run). */
   has(key: string): boolean {
-    const id = this.ids.get(key);
+    const id = this.lookupKey(key);
     return id !== undefined && this.isRegistered(id);
   }
 
@@ -188,9 +235,9 @@ export class ResolverEngine {
   linkPartnerKeys(keys: Iterable<string>): string[] {
     const out: string[] = [];
     for (const key of keys) {
-      const id = this.ids.get(key);
+      const id = this.lookupKey(key);
       if (id === undefined) continue;
-      for (const p of this.linkPartners.get(id) ?? []) out.push(this.keys[p] as string);
+      for (const p of this.linkPartners.get(id) ?? []) out.push(this.key(p));
     }
     return out;
   }
@@ -202,7 +249,7 @@ export class ResolverEngine {
   loadComponents(identifiers: readonly StoredIdentifier[]): void {
     const byProfile = new Map<string, number>();
     for (const s of identifiers) {
-      const id = this.intern(s.key);
+      const id = this.internKey(s.key);
       if (this.isRegistered(id)) continue;
       this.register(id, s.firstSeen);
       this.stats.newIdentifiers--; // loaded, not new
@@ -219,24 +266,84 @@ export class ResolverEngine {
 
   /** Whether a record is at or before the checkpoint (a replay or late record: skipped). */
   isBeforeCheckpoint(timestamp: number, recordId: string): boolean {
-    const c = this.checkpoint;
-    return c !== null && (timestamp < c.timestamp || (timestamp === c.timestamp && recordId <= c.recordId));
+    return this.hasCheckpoint && (timestamp < this.lastTimestamp || (timestamp === this.lastTimestamp && recordId <= this.lastRecordId));
   }
 
-  /**
-   * Applies one record (identifiers prepared: normalised, deduplicated, sorted by priority, key).
-   * Records must come in (timestamp, recordId) order; those at or before the checkpoint are
-   * counted as skipped. Returns false when skipped.
-   */
-  apply(recordId: string, source: string, timestamp: number, identifiers: readonly Identifier[]): boolean {
+  private advance(timestamp: number, recordId: string): boolean {
     if (this.isBeforeCheckpoint(timestamp, recordId)) {
       this.stats.skipped++;
       return false;
     }
-    this.checkpoint = { timestamp, recordId };
+    this.hasCheckpoint = true;
+    this.lastTimestamp = timestamp;
+    this.lastRecordId = recordId;
     this.stats.records++;
+    return true;
+  }
+
+  /**
+   * Applies one record (identifiers prepared: normalised, deduplicated). Records must come in
+   * (timestamp, recordId) order; those at or before the checkpoint are counted as skipped.
+   * Returns false when skipped.
+   */
+  apply(recordId: string, source: string, timestamp: number, identifiers: readonly Identifier[]): boolean {
+    if (!this.advance(timestamp, recordId)) return false;
     this.process(recordId, source, timestamp, identifiers);
     return true;
+  }
+
+  /**
+   * Applies one raw record: normalises its identifiers (memoised per type and raw value), records
+   * rejections, then resolves — the same outcome as `prepareRecord` + `apply`, without the objects.
+   */
+  applyRecord(record: IdentityRecord): boolean {
+    const { recordId, timestamp } = record;
+    if (!this.advance(timestamp, recordId)) return false;
+    const act = this.act;
+    const seen = this.seen;
+    act.length = 0;
+    seen.length = 0;
+    const raws = record.identifiers;
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i]!;
+      const t = this.typeId(raw.type);
+      if (!this.typeAccepted[t]) {
+        this.rejectIdentifier(raw.type, raw.value, 'unknown_type', recordId, timestamp);
+        continue;
+      }
+      let value = raw.value;
+      if (typeof value !== 'string') {
+        if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') value = String(value);
+        else {
+          this.rejectIdentifier(raw.type, raw.value, 'not_a_string', recordId, timestamp);
+          continue;
+        }
+      }
+      let id = this.table.get(t, value as string);
+      if (id === MISSING) id = this.normaliseRaw(t, value as string);
+      if (id < 0) {
+        this.rejectIdentifier(raw.type, raw.value, REASONS[-1 - id] as RejectionReason, recordId, timestamp);
+        continue;
+      }
+      if (seen.includes(id)) continue;
+      seen.push(id);
+      if (this.tombstones.size > 0 && this.tombstones.has(id)) {
+        this.rejectIdentifier(raw.type, this.value(id), 'tombstoned', recordId, timestamp);
+        continue;
+      }
+      act.push(id);
+    }
+    this.resolveAct(recordId, record.source, timestamp);
+    return true;
+  }
+
+  /** Normalises a raw value of type t, memoises and returns its id (or -1 - reason). */
+  private normaliseRaw(t: number, raw: string): number {
+    const result = normaliseIdentifier(this.typeNames[t] as string, raw, this.config);
+    const id = result.ok ? this.internValue(t, result.value) : -1 - (REASON_CODE.get(result.reason) as number);
+    // Memoise the raw spelling too (not huge junk values: they would only fill the arena).
+    if (raw.length <= RAW_MEMO_MAX && (!result.ok || result.value !== raw)) this.table.set(t, raw, id);
+    return id;
   }
 
   /** Records a value normalisation refused (aggregated per type, raw, reason). */
@@ -261,17 +368,58 @@ export class ResolverEngine {
     act.length = 0;
     for (let i = 0; i < identifiers.length; i++) {
       const ident = identifiers[i] as Identifier;
-      if (this.tombstones.size > 0 && this.tombstones.has(ident.key)) {
+      const id = this.internValue(this.typeId(ident.type), ident.value);
+      if (act.includes(id)) continue;
+      if (this.tombstones.size > 0 && this.tombstones.has(id)) {
         this.rejectIdentifier(ident.type, ident.value, 'tombstoned', recordId, timestamp);
         continue;
       }
-      act.push(this.intern(ident.key, ident.type, ident.priority));
+      act.push(id);
     }
+    this.resolveAct(recordId, source, timestamp);
+  }
+
+  /** Resolves the record's identifiers in `act` (deduplicated, any order). */
+  private resolveAct(recordId: string, source: string, timestamp: number): void {
+    const act = this.act;
     if (act.length === 0) {
       this.stats.empty++;
       return;
     }
+    // Insertion sort by (priority, key): records hold a handful of identifiers.
+    for (let i = 1; i < act.length; i++) {
+      const x = act[i] as number;
+      let j = i - 1;
+      while (j >= 0 && this.identifierOrder(act[j] as number, x) > 0) {
+        act[j + 1] = act[j] as number;
+        j--;
+      }
+      act[j + 1] = x;
+    }
+    // Fast path, most records: everything already on one profile. Only edges to count.
+    const uf = this.uf;
+    const first = act[0] as number;
+    if (this.isRegistered(first)) {
+      const r0 = uf.find(first);
+      let same = true;
+      for (let i = 1; i < act.length; i++) {
+        const id = act[i] as number;
+        if (!this.isRegistered(id) || uf.find(id) !== r0) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        if (this.emitEdges && act.length > 1) {
+          const src = this.sourceId(source);
+          for (let i = 1; i < act.length; i++) this.countEdge(first, act[i] as number, src, recordId, timestamp);
+        }
+        return;
+      }
+    }
     let m = act.length;
+    const dropped = this.dropped;
+    dropped.length = 0;
     for (;;) {
       if (m === 1) break;
       const rule = this.check(m);
@@ -285,17 +433,47 @@ export class ResolverEngine {
         keep = m - 1;
         while (keep > 1 && prio[typeOf[act[keep - 1] as number] as number] === low) keep--;
       }
-      const a = act[0] as number;
-      const ra = this.isRegistered(a) ? this.uf.find(a) : -1;
-      for (let i = keep; i < m; i++) {
-        const b = act[i] as number;
-        // Already on the kept identifier's profile: nothing was refused.
-        if (ra >= 0 && this.isRegistered(b) && this.uf.find(b) === ra) continue;
-        this.rejectLink(a, b, rule, source, recordId, timestamp);
+      if (this.readmit) {
+        // Most important first, as they will be offered back.
+        for (let i = keep; i < m; i++) dropped.push(act[i] as number);
+      } else {
+        const a = act[0] as number;
+        const ra = this.isRegistered(a) ? this.uf.find(a) : -1;
+        for (let i = keep; i < m; i++) {
+          const b = act[i] as number;
+          // Already on the kept identifier's profile: nothing was refused.
+          if (ra >= 0 && this.isRegistered(b) && this.uf.find(b) === ra) continue;
+          this.rejectLink(a, b, rule, source, recordId, timestamp);
+        }
       }
       m = keep;
     }
+    if (dropped.length > 0) {
+      // Offer each dropped identifier back, in (priority, key) order; only those whose own
+      // profile breaks a rule stay out.
+      dropped.sort((x, y) => this.identifierOrder(x, y));
+      for (const d of dropped) {
+        act[m] = d;
+        const rule = this.check(m + 1);
+        if (rule === null) m++;
+        else this.rejectLink(act[0] as number, d, rule, source, recordId, timestamp);
+      }
+    }
     this.commit(m, recordId, source, timestamp);
+  }
+
+  /** Identifier order inside a record: priority, then key (type prefix, then value). */
+  private identifierOrder(x: number, y: number): number {
+    const tx = this.typeOf[x] as number;
+    const ty = this.typeOf[y] as number;
+    if (tx !== ty) {
+      const px = this.typePriority[tx] as number;
+      const py = this.typePriority[ty] as number;
+      if (px !== py) return px - py;
+      return (this.typePrefix[tx] as string) < (this.typePrefix[ty] as string) ? -1 : 1;
+    }
+    if (x === y) return 0;
+    return this.table.compare(this.valueHandle[x] as number, this.valueLength[x] as number, this.valueHandle[y] as number, this.valueLength[y] as number);
   }
 
   /** null when merging the parts of act[0..m) breaks no rule, else the rule it breaks. */
@@ -320,6 +498,9 @@ export class ResolverEngine {
     if (parts.length + fresh <= 1) return null;
     const counts = this.counts;
     const stride = this.stride;
+    // Slots are numbered in the order types were met, which differs between runs; when several
+    // limits break, report the most important type so the rule text is the same in every run.
+    let broken = -1;
     for (let s = 0; s < this.slotLimit.length; s++) {
       const added = slotNew[s] as number;
       let total = added;
@@ -329,10 +510,18 @@ export class ResolverEngine {
         total += c;
         if (c > max) max = c;
       }
-      if (total > (this.slotLimit[s] as number) && total > max) return this.slotRule[s] as string;
+      if (total > (this.slotLimit[s] as number) && total > max && (broken < 0 || this.slotOrder(s, broken) < 0)) broken = s;
     }
+    if (broken >= 0) return this.slotRule[broken] as string;
     if (this.unlinkPartners.size > 0) return this.unlinkViolation(m);
     return null;
+  }
+
+  private slotOrder(s: number, t: number): number {
+    const ps = this.slotPriority[s] as number;
+    const pt = this.slotPriority[t] as number;
+    if (ps !== pt) return ps - pt;
+    return (this.slotRule[s] as string) < (this.slotRule[t] as string) ? -1 : 1;
   }
 
   /** An unlink pair both of whose sides would end up in the merge of act[0..m) (parts computed). */
@@ -344,33 +533,30 @@ export class ResolverEngine {
       for (let i = 0; i < m; i++) if (act[i] === p) return true;
       return false;
     };
-    const test = (x: number, partOf: number): string | null => {
+    // All broken pairs are looked at and the smallest rule reported, so the text does not depend
+    // on the order members were loaded in.
+    let found: string | null = null;
+    const test = (x: number, partOf: number): void => {
       for (const p of this.unlinkPartners.get(x) ?? []) {
         if (!inMerge(p)) continue;
         if (partOf >= 0 && this.isRegistered(p) && this.uf.find(p) === partOf) continue; // already together (forced)
-        return this.unlinkRule(x, p);
+        const rule = this.unlinkRule(x, p);
+        if (found === null || rule < found) found = rule;
       }
-      return null;
     };
     for (const r of parts) {
-      for (const x of this.rootUnlinkMembers.get(r) ?? []) {
-        const rule = test(x, r);
-        if (rule) return rule;
-      }
+      for (const x of this.rootUnlinkMembers.get(r) ?? []) test(x, r);
     }
     for (let i = 0; i < m; i++) {
       const x = act[i] as number;
-      if (!this.isRegistered(x) && this.unlinkPartners.has(x)) {
-        const rule = test(x, -1);
-        if (rule) return rule;
-      }
+      if (!this.isRegistered(x) && this.unlinkPartners.has(x)) test(x, -1);
     }
-    return null;
+    return found;
   }
 
   private unlinkRule(x: number, y: number): string {
-    const a = this.keys[x] as string;
-    const b = this.keys[y] as string;
+    const a = this.key(x);
+    const b = this.key(y);
     return a < b ? `unlink ${a} ${b}` : `unlink ${b} ${a}`;
   }
 
@@ -448,10 +634,7 @@ export class ResolverEngine {
 
   /** (x, y) in identifier order (priority, key). */
   private ordered(x: number, y: number): [number, number] {
-    const px = this.typePriority[this.typeOf[x] as number] as number;
-    const py = this.typePriority[this.typeOf[y] as number] as number;
-    if (px !== py) return px < py ? [x, y] : [y, x];
-    return (this.keys[x] as string) < (this.keys[y] as string) ? [x, y] : [y, x];
+    return this.identifierOrder(x, y) < 0 ? [x, y] : [y, x];
   }
 
   // ======================================================================================
@@ -462,26 +645,57 @@ export class ResolverEngine {
     return !Number.isNaN(this.firstSeen[id] as number);
   }
 
-  private intern(key: string, type?: string, priority?: number): number {
-    let id = this.ids.get(key);
-    if (id !== undefined) return id;
-    id = this.uf.add();
+  /** The key (`type:value`) of an id, made once. */
+  private key(id: number): string {
+    let key = this.keyCache[id];
+    if (key === undefined) {
+      key = (this.typePrefix[this.typeOf[id] as number] as string) + this.value(id);
+      this.keyCache[id] = key;
+    }
+    return key;
+  }
+
+  /** The normalised value of an id. */
+  private value(id: number): string {
+    const key = this.keyCache[id];
+    if (key !== undefined) return key.slice((this.typePrefix[this.typeOf[id] as number] as string).length);
+    return this.table.text(this.valueHandle[id] as number, this.valueLength[id] as number);
+  }
+
+  private internKey(key: string): number {
+    const { type, value } = parseIdentifierKey(key);
+    return this.internValue(this.typeId(type), value);
+  }
+
+  /** The id of a normalised value of type t, interning it when new (not registered yet). */
+  private internValue(t: number, value: string): number {
+    const found = this.table.get(t, value);
+    if (found >= 0) return found;
+    const id = this.uf.add();
     if (id >= MAX_IDS) throw new RangeError(`more than ${MAX_IDS} identifiers in one resolution run`);
     if (id >= this.capacity) this.grow();
-    this.ids.set(key, id);
-    this.keys.push(key);
-    this.typeOf[id] = this.typeId(type ?? keyType(key), priority);
+    const handle = this.table.set(t, value, id);
+    if (handle === -1) throw new RangeError(`identifier value too long (${value.length})`);
+    this.valueHandle[id] = handle;
+    this.valueLength[id] = value.length;
+    this.idCount = id + 1;
+    this.keyCache.push(undefined); // stays dense (index = id)
+    this.typeOf[id] = t;
     this.firstSeen[id] = NaN;
     return id;
   }
 
-  private typeId(type: string, priority?: number): number {
+  private typeId(type: string): number {
     let t = this.typeIndex.get(type);
     if (t !== undefined) return t;
     t = this.typePriority.length;
     this.typeIndex.set(type, t);
-    const rule = ruleForType(this.config, type) ?? this.config.externalIdTypes.rule;
-    this.typePriority.push(priority ?? rule.priority);
+    const configured = ruleForType(this.config, type);
+    const rule = configured ?? this.config.externalIdTypes.rule;
+    this.typeNames.push(type);
+    this.typePrefix.push(`${type}:`);
+    this.typeAccepted.push(configured !== undefined);
+    this.typePriority.push(rule.priority);
     if (rule.limit === null) {
       this.typeSlot.push(-1);
     } else {
@@ -489,6 +703,7 @@ export class ResolverEngine {
       if (slot >= this.stride) this.restride(this.stride * 2);
       this.typeSlot.push(slot);
       this.slotLimit.push(rule.limit);
+      this.slotPriority.push(rule.priority);
       this.slotRule.push(`${type} limit ${rule.limit}`);
     }
     return t;
@@ -541,13 +756,13 @@ export class ResolverEngine {
     const px = this.typePriority[this.typeOf[x] as number] as number;
     const py = this.typePriority[this.typeOf[y] as number] as number;
     if (px !== py) return px < py;
-    return (this.keys[x] as string) < (this.keys[y] as string);
+    return this.identifierOrder(x, y) < 0;
   }
 
   private profileIdOfAnchor(anchor: number): string {
     let pid = this.profileIds.get(anchor);
     if (pid === undefined) {
-      pid = profileIdFor(this.keys[anchor] as string);
+      pid = profileIdFor(this.key(anchor));
       this.profileIds.set(anchor, pid);
     }
     return pid;
@@ -555,7 +770,7 @@ export class ResolverEngine {
 
   /** The current profile id of a registered identifier. */
   profileIdOf(key: string): string | undefined {
-    const id = this.ids.get(key);
+    const id = this.lookupKey(key);
     if (id === undefined || !this.isRegistered(id)) return undefined;
     return this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
   }
@@ -581,8 +796,8 @@ export class ResolverEngine {
   }
 
   private rejectLink(a: number, b: number, rule: string, source: string, recordId: string, timestamp: number): void {
-    const ka = this.keys[a] as string;
-    const kb = this.keys[b] as string;
+    const ka = this.key(a);
+    const kb = this.key(b);
     const k = `${ka}\u0001${kb}\u0001${rule}`;
     this.stats.rejectedLinks++;
     const e = this.rejectedLinks.get(k);
@@ -605,32 +820,56 @@ export class ResolverEngine {
   }
 
   private countEdge(a: number, b: number, src: number, recordId: string, timestamp: number): void {
-    const pair = a * PAIR_SHIFT + b;
-    const head = this.edgeIndex.get(pair);
-    let e = head ?? -1;
-    while (e >= 0) {
-      if (this.edgeSrc[e] === src) {
-        this.edgeHits[e] = (this.edgeHits[e] as number) + 1;
-        this.edgeLast[e] = timestamp;
+    const table = this.edgeTable;
+    const ints = this.edgeInts;
+    const mask = table.length - 1;
+    let slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(src, 0xc2b2ae3d)) & mask;
+    for (;;) {
+      const e = table[slot] as number;
+      if (e < 0) break;
+      const o = e * 4;
+      if (ints[o] === a && ints[o + 1] === b && ints[o + 2] === src) {
+        ints[o + 3] = (ints[o + 3] as number) + 1;
+        this.edgeTimes[e * 2 + 1] = timestamp;
         return;
       }
-      e = this.edgeNext[e] as number;
+      slot = (slot + 1) & mask;
     }
-    if (this.edgeCount === this.edgeA.length) this.growEdges();
-    e = this.edgeCount++;
-    this.edgeA[e] = a;
-    this.edgeB[e] = b;
-    this.edgeSrc[e] = src;
-    this.edgeHits[e] = 1;
-    this.edgeFirst[e] = timestamp;
-    this.edgeLast[e] = timestamp;
+    if (this.edgeCount * 4 === this.edgeInts.length) this.growEdges();
+    const e = this.edgeCount++;
+    const o = e * 4;
+    this.edgeInts[o] = a;
+    this.edgeInts[o + 1] = b;
+    this.edgeInts[o + 2] = src;
+    this.edgeInts[o + 3] = 1;
+    this.edgeTimes[e * 2] = timestamp;
+    this.edgeTimes[e * 2 + 1] = timestamp;
     this.edgeFirstRecord[e] = recordId;
-    this.edgeNext[e] = head ?? -1;
-    this.edgeIndex.set(pair, e);
+    table[slot] = e;
+    if (this.edgeCount * 2 > table.length) this.rehashEdges();
+  }
+
+  private rehashEdges(): void {
+    const table = new Int32Array(this.edgeTable.length * 2).fill(-1);
+    const mask = table.length - 1;
+    const ints = this.edgeInts;
+    for (let e = 0; e < this.edgeCount; e++) {
+      const o = e * 4;
+      let slot = (Math.imul(ints[o] as number, 0x9e3779b1) ^ Math.imul(ints[o + 1] as number, 0x85ebca77) ^ Math.imul(ints[o + 2] as number, 0xc2b2ae3d)) & mask;
+      while ((table[slot] as number) >= 0) slot = (slot + 1) & mask;
+      table[slot] = e;
+    }
+    this.edgeTable = table;
   }
 
   private grow(): void {
     const capacity = this.capacity * 2;
+    const handles = new Int32Array(capacity);
+    handles.set(this.valueHandle);
+    this.valueHandle = handles;
+    const lengths = new Int32Array(capacity);
+    lengths.set(this.valueLength);
+    this.valueLength = lengths;
     const typeOf = new Int32Array(capacity);
     typeOf.set(this.typeOf);
     const firstSeen = new Float64Array(capacity);
@@ -648,7 +887,7 @@ export class ResolverEngine {
 
   private restride(stride: number): void {
     const counts = new Int32Array(this.capacity * stride);
-    for (let i = 0; i < this.keys.length; i++) {
+    for (let i = 0; i < this.idCount; i++) {
       for (let s = 0; s < this.stride; s++) counts[i * stride + s] = this.counts[i * this.stride + s] as number;
     }
     this.counts = counts;
@@ -657,24 +896,12 @@ export class ResolverEngine {
   }
 
   private growEdges(): void {
-    const n = this.edgeA.length * 2;
-    const i32 = (old: Int32Array) => {
-      const a = new Int32Array(n);
-      a.set(old);
-      return a;
-    };
-    const f64 = (old: Float64Array) => {
-      const a = new Float64Array(n);
-      a.set(old);
-      return a;
-    };
-    this.edgeA = i32(this.edgeA);
-    this.edgeB = i32(this.edgeB);
-    this.edgeSrc = i32(this.edgeSrc);
-    this.edgeNext = i32(this.edgeNext);
-    this.edgeHits = i32(this.edgeHits);
-    this.edgeFirst = f64(this.edgeFirst);
-    this.edgeLast = f64(this.edgeLast);
+    const ints = new Int32Array(this.edgeInts.length * 2);
+    ints.set(this.edgeInts);
+    const times = new Float64Array(this.edgeTimes.length * 2);
+    times.set(this.edgeTimes);
+    this.edgeInts = ints;
+    this.edgeTimes = times;
   }
 
   // ======================================================================================
@@ -684,44 +911,37 @@ export class ResolverEngine {
   /** Every registered identifier with its current profile (for recompute and tests). */
   assignments(): IdentifierAssignment[] {
     const out: IdentifierAssignment[] = [];
-    for (let id = 0; id < this.keys.length; id++) {
+    for (let id = 0; id < this.idCount; id++) {
       if (!this.isRegistered(id)) continue;
-      out.push(this.assignment(id));
+      out.push(this.assignment(id, this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number)));
     }
     return out;
   }
 
-  private assignment(id: number): IdentifierAssignment {
-    const key = this.keys[id] as string;
-    const at = key.indexOf(':');
-    return {
-      key,
-      type: key.slice(0, at),
-      value: key.slice(at + 1),
-      profileId: this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number),
-      firstSeen: this.firstSeen[id] as number,
-    };
+  private assignment(id: number, profileId: string): IdentifierAssignment {
+    const t = this.typeOf[id] as number;
+    return { key: this.key(id), type: this.typeNames[t] as string, value: this.value(id), profileId, firstSeen: this.firstSeen[id] as number };
   }
 
   /** The changes of this run: new identifiers, identifiers whose profile changed, edges, … */
   diff(): ResolutionDiff {
     const identifiers: IdentifierAssignment[] = [];
-    for (let id = 0; id < this.keys.length; id++) {
+    for (let id = 0; id < this.idCount; id++) {
       if (!this.isRegistered(id)) continue;
       const pid = this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
       if (this.initialProfile.get(id) === pid) continue;
-      identifiers.push(this.assignment(id));
+      identifiers.push(this.assignment(id, pid));
     }
     const edges: EdgeDelta[] = [];
     for (let e = 0; e < this.edgeCount; e++) {
       edges.push({
-        a: this.keys[this.edgeA[e] as number] as string,
-        b: this.keys[this.edgeB[e] as number] as string,
-        source: this.sources[this.edgeSrc[e] as number] as string,
-        firstSeen: this.edgeFirst[e] as number,
+        a: this.key(this.edgeInts[e * 4] as number),
+        b: this.key(this.edgeInts[e * 4 + 1] as number),
+        source: this.sources[this.edgeInts[e * 4 + 2] as number] as string,
+        firstSeen: this.edgeTimes[e * 2] as number,
         firstRecordId: this.edgeFirstRecord[e] as string,
-        lastSeen: this.edgeLast[e] as number,
-        count: this.edgeHits[e] as number,
+        lastSeen: this.edgeTimes[e * 2 + 1] as number,
+        count: this.edgeInts[e * 4 + 3] as number,
       });
     }
     return {
@@ -732,7 +952,7 @@ export class ResolverEngine {
       rejectedLinks: [...this.rejectedLinks.values()],
       rejectedIdentifiers: [...this.rejectedIdentifiers.values()],
       removed: { identifiers: [], edges: [], redirects: [] },
-      checkpoint: this.checkpoint,
+      checkpoint: this.hasCheckpoint ? { timestamp: this.lastTimestamp, recordId: this.lastRecordId } : null,
       stats: { ...this.stats },
     };
   }

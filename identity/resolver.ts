@@ -58,7 +58,7 @@ function fullOverrides(o: Partial<IdentityOverrides> | undefined): IdentityOverr
 
 /** Resolves one batch of records against the loaded state; returns what changed. */
 export async function resolveBatch(records: readonly IdentityRecord[], state: ResolverState, config: ResolvedIdentityConfig): Promise<ResolutionDiff> {
-  const engine = new ResolverEngine(config, state.checkpoint, { capacity: records.length * 4 });
+  const engine = new ResolverEngine(config, state.checkpoint, { capacity: Math.min(1 << 20, records.length * 3 + 1024) });
   if (state.overrides) engine.addOverrides(fullOverrides(state.overrides));
 
   const sorted = records.slice().sort((a, b) => compareRecordOrder({ timestamp: a.timestamp, recordId: a.recordId }, { timestamp: b.timestamp, recordId: b.recordId }));
@@ -132,13 +132,7 @@ export function rebuild(records: Iterable<IdentityRecord>, config: ResolvedIdent
       throw new OutOfOrderError(record, previous);
     }
     previous = record;
-    if (engine.isBeforeCheckpoint(record.timestamp, record.recordId)) {
-      engine.stats.skipped++;
-      continue;
-    }
-    const p = prepareRecord(record, config);
-    engine.apply(record.recordId, record.source, record.timestamp, p.identifiers);
-    for (const r of p.rejected) engine.rejectIdentifier(r.type, r.raw, r.reason, record.recordId, record.timestamp);
+    engine.applyRecord(record);
   }
   return engine.diff();
 }

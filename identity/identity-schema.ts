@@ -1,0 +1,100 @@
+import { bigint, bigserial, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+/**
+ * The identity graph in PostgreSQL. Identifier keys are `type:value` (normalised); times are epoch
+ * milliseconds as the resolver computes them (the record's timestamp), so a rebuild reproduces them.
+ */
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** Each identifier and the profile it belongs to. */
+export const identityIdentifiers = pgTable(
+  'identity_identifiers',
+  {
+    key: text('key').primaryKey(),
+    type: text('type').notNull(),
+    value: text('value').notNull(),
+    profileId: text('profile_id').notNull(),
+    firstSeen: ms('first_seen').notNull(),
+  },
+  (t) => [index('identity_identifiers_profile_idx').on(t.profileId)],
+);
+
+/** Co-occurrence of two identifiers in records of one source (the why of a merge). */
+export const identityEdges = pgTable(
+  'identity_edges',
+  {
+    a: text('a').notNull(),
+    b: text('b').notNull(),
+    source: text('source').notNull(),
+    firstSeen: ms('first_seen').notNull(),
+    firstRecordId: text('first_record_id').notNull(),
+    lastSeen: ms('last_seen').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.a, t.b, t.source] }), index('identity_edges_b_idx').on(t.b)],
+);
+
+/** Profiles merged away: lookups of `from_id` follow to `to_id` (always one hop). */
+export const identityRedirects = pgTable(
+  'identity_redirects',
+  {
+    fromId: text('from_id').primaryKey(),
+    toId: text('to_id').notNull(),
+    recordId: text('record_id').notNull(),
+    ts: ms('ts').notNull(),
+  },
+  (t) => [index('identity_redirects_to_idx').on(t.toId)],
+);
+
+/** Every merge as it happened. */
+export const identityMerges = pgTable('identity_merges', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  fromId: text('from_id').notNull(),
+  intoId: text('into_id').notNull(),
+  recordId: text('record_id').notNull(),
+  ts: ms('ts').notNull(),
+  reason: text('reason').notNull(),
+});
+
+/** Links the rules refused, aggregated per (a, b, rule). */
+export const identityRejectedLinks = pgTable(
+  'identity_rejected_links',
+  {
+    a: text('a').notNull(),
+    b: text('b').notNull(),
+    rule: text('rule').notNull(),
+    source: text('source').notNull(),
+    recordId: text('record_id').notNull(),
+    ts: ms('ts').notNull(),
+    lastSeen: ms('last_seen').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.a, t.b, t.rule] }), index('identity_rejected_links_b_idx').on(t.b)],
+);
+
+/** Raw values that were not accepted as identifiers (invalid, blocklisted, tombstoned). */
+export const identityRejectedIdentifiers = pgTable(
+  'identity_rejected_identifiers',
+  {
+    type: text('type').notNull(),
+    raw: text('raw').notNull(),
+    reason: text('reason').notNull(),
+    recordId: text('record_id').notNull(),
+    ts: ms('ts').notNull(),
+    lastSeen: ms('last_seen').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.type, t.raw, t.reason] })],
+);
+
+/** Manual decisions: `link` a b, `unlink` a b, `tombstone` a (deleted; never an identifier again). */
+export const identityOverrides = pgTable(
+  'identity_overrides',
+  {
+    kind: text('kind', { enum: ['link', 'unlink', 'tombstone'] }).notNull(),
+    a: text('a').notNull(),
+    b: text('b').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.a, t.b] }), index('identity_overrides_b_idx').on(t.b)],
+);
