@@ -1,10 +1,13 @@
-import { bigint, bigserial, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, pgSequence, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 /**
  * The identity graph in PostgreSQL. Identifier keys are `type:value` (normalised); times are epoch
  * milliseconds as the resolver computes them (the record's timestamp), so a rebuild reproduces them.
  */
 const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** Orders every change of the identity map, so copies (ClickHouse) catch up from a version. */
+export const identityVersionSeq = pgSequence('identity_version_seq');
 
 /** Each identifier and the profile it belongs to. */
 export const identityIdentifiers = pgTable(
@@ -15,8 +18,20 @@ export const identityIdentifiers = pgTable(
     value: text('value').notNull(),
     profileId: text('profile_id').notNull(),
     firstSeen: ms('first_seen').notNull(),
+    /** From identity_version_seq at the last change of profile_id. */
+    version: ms('version').notNull(),
   },
-  (t) => [index('identity_identifiers_profile_idx').on(t.profileId)],
+  (t) => [index('identity_identifiers_profile_idx').on(t.profileId), index('identity_identifiers_version_idx').on(t.version)],
+);
+
+/** Identifiers removed from the map (deleted, split away, cleared by a rebuild), for the copies. */
+export const identityRemoved = pgTable(
+  'identity_removed',
+  {
+    key: text('key').notNull(),
+    version: ms('version').primaryKey(),
+  },
+  (t) => [index('identity_removed_key_idx').on(t.key)],
 );
 
 /** Co-occurrence of two identifiers in records of one source (the why of a merge). */

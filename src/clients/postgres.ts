@@ -1,8 +1,7 @@
 import postgres, { type Sql } from 'postgres';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import * as schema from '../db/schema.ts';
 
-export type Db = PostgresJsDatabase<typeof schema>;
+export type Db = PostgresJsDatabase;
 
 export interface Postgres {
   sql: Sql;
@@ -12,6 +11,6 @@ export interface Postgres {
 
 export function openPostgres(url: string, opts: { max?: number } = {}): Postgres {
   const sql = postgres(url, { max: opts.max ?? 10, onnotice: () => {} });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(sql);
   return { sql, db, close: () => sql.end({ timeout: 5 }) };
 }

@@ -29,6 +29,22 @@ export const envSchema = z.object({
     .positive()
     .default(5000)
     .describe('most events written to ClickHouse in one insert by the ingestion writer'),
+  TESSERA_IDENTITY_CONFIG: z
+    .string()
+    .optional()
+    .describe('JSON file with identifier types, priorities, limits, blocklist (see identity/README.md); unset: defaults'),
+  IDENTITY_RESOLVE_EVERY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe('how often `tessera start` resolves new events into the identity graph (0: never)'),
+  IDENTITY_SETTLE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(2_000)
+    .describe('events younger than this wait for the next resolution run (inserts in flight commit later)'),
   INGEST_LINGER_MS: z.coerce
     .number()
     .int()

@@ -51,6 +51,7 @@ export async function openTestStores(opts: { migrate?: boolean } = { migrate: tr
     CLICKHOUSE_DATABASE: id,
     TESSERA_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    IDENTITY_SETTLE_MS: '0',
   });
   const pg = openPostgres(config.DATABASE_URL!, { max: 5 });
   const redis = openRedis(config.REDIS_URL!, config.REDIS_KEY_PREFIX);

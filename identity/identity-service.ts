@@ -1,0 +1,225 @@
+/**
+ * Identity resolution on the real stores: the incremental run (new events by ingestion order, in
+ * one PostgreSQL transaction with its cursor), the rebuild, the ClickHouse copy of the identity
+ * map, overrides (link, unlink, delete) and lookups/explanations. Clients are passed in.
+ */
+import type { TransactionSql } from 'postgres';
+import type { Clickhouse } from '../src/clients/clickhouse.ts';
+import type { Postgres } from '../src/clients/postgres.ts';
+import { NotFoundError, ValidationError } from '../src/common/errors.ts';
+import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
+import { readNewEvents, START_CURSOR, streamAllEvents, type IngestCursor } from './event-records.ts';
+import { buildProfileGraph, explainPath, explainProfile, type PathStep, type ProfileExplanation } from './explain.ts';
+import { identifierKey, parseIdentifierKey } from './identifier.ts';
+import type { ResolvedIdentityConfig } from './identity-config.ts';
+import { normaliseIdentifier } from './normalise.ts';
+import { overridesTouching, type IdentityOverrides } from './overrides.ts';
+import { PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
+import { recomputeComponents } from './recompute.ts';
+import { resolveBatch } from './resolver.ts';
+import { ResolverEngine } from './resolver-engine.ts';
+import type { ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
+
+export const RESOLVE_JOB = 'identity.resolve';
+export const MAP_SYNC_JOB = 'identity.map_sync';
+
+export interface IdentityServiceOptions {
+  /** Events per incremental batch. */
+  batchSize?: number;
+  /** Events younger than this are left for the next run (inserts in flight commit later). */
+  settleMs?: number;
+}
+
+export interface RunSummary extends ResolutionStats {
+  batches: number;
+  events: number;
+  mapRowsCopied: number;
+  seconds: number;
+}
+
+export interface IdentityView {
+  profileId: string;
+  identifiers: ProfileExplanation['identifiers'];
+  edges: ProfileExplanation['edges'];
+  refusedLinks: ProfileExplanation['refused'];
+}
+
+function emptyStats(): ResolutionStats {
+  return { records: 0, skipped: 0, empty: 0, newIdentifiers: 0, merges: 0, rejectedLinks: 0 };
+}
+
+function addStats(total: ResolutionStats, s: ResolutionStats): void {
+  for (const k of Object.keys(total) as (keyof ResolutionStats)[]) total[k] += s[k];
+}
+
+export class IdentityService {
+  readonly repo: PostgresIdentityRepository;
+  private readonly batchSize: number;
+  private readonly settleMs: number;
+
+  constructor(
+    private readonly pg: Postgres,
+    private readonly ch: Clickhouse,
+    readonly config: ResolvedIdentityConfig,
+    opts: IdentityServiceOptions = {},
+  ) {
+    this.repo = new PostgresIdentityRepository(pg.sql);
+    this.batchSize = opts.batchSize ?? 50_000;
+    this.settleMs = opts.settleMs ?? 2_000;
+  }
+
+  /**
+   * Resolves the events ingested since the last run, batch by batch. Each batch's changes and its
+   * cursor commit in one transaction under the identity lock, so a crash loses nothing and
+   * applies nothing twice, and two runs at once take turns.
+   */
+  async resolve(onProgress?: (summary: RunSummary) => void): Promise<RunSummary> {
+    const started = Date.now();
+    const summary: RunSummary = { ...emptyStats(), batches: 0, events: 0, mapRowsCopied: 0, seconds: 0 };
+    for (;;) {
+      const more = await this.repo.transaction(async (tx) => {
+        const cursor = (await readCheckpoint<IngestCursor>(tx, RESOLVE_JOB)) ?? START_CURSOR;
+        const { records, cursor: next } = await readNewEvents(this.ch, cursor, { limit: this.batchSize, settleMs: this.settleMs });
+        if (records.length === 0) return false;
+        // Events are applied in ingestion batches; within a batch in (timestamp, id) order.
+        const diff = await resolveBatch(records, { checkpoint: null, load: this.repo.loader(tx) }, this.config);
+        await this.repo.writeDiff(tx, diff);
+        await writeCheckpoint(tx, RESOLVE_JOB, next);
+        addStats(summary, diff.stats);
+        summary.batches++;
+        summary.events += records.length;
+        return records.length === this.batchSize;
+      });
+      summary.mapRowsCopied += await this.syncMap();
+      onProgress?.(summary);
+      if (!more) break;
+    }
+    summary.seconds = (Date.now() - started) / 1000;
+    return summary;
+  }
+
+  /**
+   * Resolves every event from scratch in (timestamp, message_id) order and replaces the graph
+   * (overrides stay and are honoured). The incremental cursor moves to where the rebuild stopped.
+   */
+  async rebuild(onProgress?: (events: number) => void): Promise<RunSummary> {
+    const started = Date.now();
+    const overrides = await this.repo.overrides();
+    const engine = new ResolverEngine(this.config, null, { capacity: 1 << 16 });
+    engine.addOverrides(overrides);
+    const { cursor, events } = await streamAllEvents(this.ch, { settleMs: this.settleMs }, (record) => {
+      engine.applyRecord(record);
+      if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
+    });
+    const diff = engine.diff();
+    await this.repo.transaction(async (tx) => {
+      await this.repo.replaceAll(tx, diff);
+      await writeCheckpoint(tx, RESOLVE_JOB, cursor);
+    });
+    const mapRowsCopied = await this.syncMap();
+    return { ...diff.stats, batches: 1, events, mapRowsCopied, seconds: (Date.now() - started) / 1000 };
+  }
+
+  /** Copies identity map changes (by version) to ClickHouse; resumable from its checkpoint. */
+  async syncMap(): Promise<number> {
+    let copied = 0;
+    for (;;) {
+      const from = (await readCheckpoint<{ version: number }>(this.pg.sql, MAP_SYNC_JOB))?.version ?? 0;
+      const changes = await this.repo.changesSince(from, 50_000);
+      if (changes.length === 0) return copied;
+      await this.ch.insert(
+        'identity_map',
+        changes.map((c) => {
+          const { type, value } = parseIdentifierKey(c.key);
+          return { id_type: type, id_value: value, profile_id: c.profileId, version: c.version, deleted: c.deleted ? 1 : 0 };
+        }),
+      );
+      await writeCheckpoint(this.pg.sql, MAP_SYNC_JOB, { version: changes.at(-1)!.version });
+      copied += changes.length;
+    }
+  }
+
+  /** Normalises a (type, value) pair as resolution does; invalid input is a 400. */
+  keyOf(type: string, value: string): string {
+    const result = normaliseIdentifier(type, value, this.config);
+    if (!result.ok) throw new ValidationError(`${type} '${value}' is not a valid identifier (${result.reason})`, { type, value, reason: result.reason });
+    return identifierKey(type, result.value);
+  }
+
+  /** Parses `type:value` (CLI and query strings). */
+  keyOfRef(ref: string): string {
+    const at = ref.indexOf(':');
+    if (at <= 0) throw new ValidationError(`'${ref}' is not an identifier: write it as type:value, e.g. email:alice@example.com`);
+    return this.keyOf(ref.slice(0, at), ref.slice(at + 1));
+  }
+
+  private async requireProfile(key: string): Promise<string> {
+    const profileId = await this.repo.profileOf(key);
+    if (!profileId) throw new NotFoundError(`No profile has the identifier ${key}`, { identifier: key });
+    return profileId;
+  }
+
+  /** The profile of an identifier: every identifier, the edges between them, the refused links. */
+  async lookup(key: string): Promise<IdentityView> {
+    const profileId = await this.requireProfile(key);
+    const members = await this.repo.members(profileId);
+    const keys = members.map((m) => m.key);
+    const graph = buildProfileGraph(members, await this.repo.edgesAmong(keys));
+    const explanation = explainProfile(graph, await this.repo.rejectedLinksOf(keys));
+    return { profileId, identifiers: explanation.identifiers, edges: explanation.edges, refusedLinks: explanation.refused };
+  }
+
+  /** The shortest chain of edges linking two identifiers, or why there is none. */
+  async explain(from: string, to: string): Promise<{ linked: boolean; profileId?: string; fromProfile: string; toProfile: string; path: PathStep[] }> {
+    const [fromProfile, toProfile] = [await this.requireProfile(from), await this.requireProfile(to)];
+    if (fromProfile !== toProfile) return { linked: false, fromProfile, toProfile, path: [] };
+    const members = await this.repo.members(fromProfile);
+    const graph = buildProfileGraph(members, await this.repo.edgesAmong(members.map((m) => m.key)));
+    return { linked: true, profileId: fromProfile, fromProfile, toProfile, path: explainPath(graph, from, to) ?? [] };
+  }
+
+  /** Never link a and b again; their profile is recomputed without that link. */
+  unlink(a: string, b: string): Promise<ResolutionDiff> {
+    return this.applyOverride({ kind: 'unlink', a, b }, [a, b]);
+  }
+
+  /** Always link a and b (both must be known); their profiles are merged. */
+  async link(a: string, b: string): Promise<ResolutionDiff> {
+    await this.requireProfile(a);
+    await this.requireProfile(b);
+    return this.applyOverride({ kind: 'link', a, b }, [a, b]);
+  }
+
+  /**
+   * Deletes an identifier from the graph and tombstones it, so that replayed events do not bring
+   * it back; its profile is recomputed without it (it may split).
+   */
+  async deleteIdentifier(key: string): Promise<ResolutionDiff> {
+    await this.requireProfile(key);
+    return this.applyOverride({ kind: 'tombstone', a: key, b: '' }, [key]);
+  }
+
+  private async applyOverride(row: OverrideRow, keys: string[]): Promise<ResolutionDiff> {
+    if (row.kind !== 'tombstone' && row.a === row.b) throw new ValidationError('The two identifiers are the same');
+    const diff = await this.repo.transaction(async (tx) => {
+      await this.repo.addOverride(tx, row);
+      return this.recompute(tx, keys, `override:${row.kind}:${row.a}:${row.b}`);
+    });
+    await this.syncMap();
+    return diff;
+  }
+
+  private async recompute(tx: TransactionSql, keys: string[], recordId: string): Promise<ResolutionDiff> {
+    const loaded = await this.repo.loader(tx)(keys);
+    const members = loaded.identifiers.map((i) => i.key);
+    const overrides: IdentityOverrides = overridesTouching(await this.repo.overrides(tx), new Set([...members, ...keys]));
+    const snapshot = { identifiers: loaded.identifiers, edges: await this.repo.edgesAmong(members, tx) };
+    const diff = recomputeComponents(snapshot, overrides, this.config, { recordId, timestamp: Date.now() });
+    await this.repo.writeDiff(tx, diff);
+    return diff;
+  }
+
+  stats() {
+    return this.repo.stats();
+  }
+}

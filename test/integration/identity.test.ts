@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestStores, type TestStores } from '../helpers/stores.ts';
+import { createServices, type Services } from '../../src/runtime/services.ts';
+import { IdentityService } from '../../identity/identity-service.ts';
+import { shopMessages } from '../../benchmarks/generator/shop.ts';
+
+let t = Date.parse('2026-02-01T00:00:00Z');
+let n = 0;
+/** Events one second apart, in order, with fresh message ids. */
+function ev(body: Record<string, unknown>) {
+  t += 1000;
+  return { messageId: `s-${++n}`, timestamp: new Date(t).toISOString(), ...body };
+}
+
+describe('identity resolution on PostgreSQL and ClickHouse', () => {
+  let stores: TestStores;
+  let services: Services;
+  let identity: IdentityService;
+  const ingest = async (messages: object[]) => {
+    const r = await services.ingestor.ingest(messages, { receivedAt: Date.now(), source: 'test', writeKeyId: 'k' }, (i) => `#${i}`);
+    expect(r.rejected).toEqual([]);
+  };
+  const profileOf = async (type: string, value: string) => (await identity.lookup(identity.keyOf(type, value))).profileId;
+
+  beforeAll(async () => {
+    stores = await openTestStores();
+    services = createServices(stores, stores.config);
+    identity = services.identity;
+    await ingest([
+      // Two users log in on one shared device.
+      ev({ type: 'page', anonymousId: 'shared-anon', context: { device: { id: 'shared-dev' } } }),
+      ev({ type: 'identify', userId: 'ann', anonymousId: 'shared-anon', traits: { email: 'ann@example.com' }, context: { device: { id: 'shared-dev' } } }),
+      ev({ type: 'identify', userId: 'bob', anonymousId: 'shared-anon', traits: { email: 'bob@example.com' }, context: { device: { id: 'shared-dev' } } }),
+      ev({ type: 'track', userId: 'ann', event: 'Order Completed' }),
+      ev({ type: 'track', userId: 'bob', event: 'Order Completed' }),
+      // A user changes email.
+      ev({ type: 'identify', userId: 'cat', traits: { email: 'cat@old.example' } }),
+      ev({ type: 'identify', userId: 'cat', traits: { email: 'cat@new.example' } }),
+      // Junk emails sent by many users.
+      ev({ type: 'identify', userId: 'dan', traits: { email: 'null' } }),
+      ev({ type: 'identify', userId: 'eve', traits: { email: 'null' } }),
+      ev({ type: 'identify', userId: 'fay', traits: { email: 'test@test.com' } }),
+      ev({ type: 'identify', userId: 'gus', traits: { email: 'test@test.com' } }),
+      // One email, written two ways.
+      ev({ type: 'identify', anonymousId: 'anon-h1', traits: { email: 'Alice@Example.com ' } }),
+      ev({ type: 'identify', userId: 'hal', traits: { email: 'alice@example.com' } }),
+      // One phone, written three ways (default region US).
+      ev({ type: 'identify', anonymousId: 'anon-p1', traits: { phone: '+1 (415) 555-0100' } }),
+      ev({ type: 'identify', anonymousId: 'anon-p2', traits: { phone: '415-555-0100' } }),
+      ev({ type: 'identify', userId: 'ida', traits: { phone: '14155550100' } }),
+      // alias merges anonymous history into the user.
+      ev({ type: 'page', anonymousId: 'anon-j', name: 'Home' }),
+      ev({ type: 'track', anonymousId: 'anon-j', event: 'Product Viewed' }),
+      ev({ type: 'alias', previousId: 'anon-j', userId: 'jon' }),
+      // A family account: two user ids share one email.
+      ev({ type: 'identify', userId: 'kim', traits: { email: 'family@example.com' } }),
+      ev({ type: 'identify', userId: 'lee', traits: { email: 'family@example.com' } }),
+    ]);
+    await identity.resolve();
+  });
+  afterAll(() => stores.close());
+
+  it('two users on one shared device stay two profiles, each with its own events', async () => {
+    expect(await profileOf('user_id', 'ann')).not.toBe(await profileOf('user_id', 'bob'));
+    const rows = await stores.ch.query<{ user_id: string; profile_id: string }>(
+      `SELECT e.user_id, m.profile_id FROM ${stores.ch.table('events_unique')} e
+       JOIN ${stores.ch.table('identity_map_current')} m ON m.id_type = 'user_id' AND m.id_value = e.user_id
+       WHERE e.event = 'Order Completed' ORDER BY e.user_id`,
+    );
+    expect(rows).toEqual([
+      { user_id: 'ann', profile_id: await profileOf('user_id', 'ann') },
+      { user_id: 'bob', profile_id: await profileOf('user_id', 'bob') },
+    ]);
+    // The second login through the shared anonymous id was refused by the user_id limit.
+    const view = await identity.lookup(identity.keyOf('user_id', 'bob'));
+    expect(view.refusedLinks.some((r) => r.rule.includes('user_id'))).toBe(true);
+  });
+
+  it('a user who changes email keeps one profile', async () => {
+    expect(await profileOf('email', 'cat@old.example')).toBe(await profileOf('email', 'cat@new.example'));
+    expect(await profileOf('email', 'cat@new.example')).toBe(await profileOf('user_id', 'cat'));
+  });
+
+  it('nobody is merged through null or test@test.com', async () => {
+    const profiles = await Promise.all(['dan', 'eve', 'fay', 'gus'].map((u) => profileOf('user_id', u)));
+    expect(new Set(profiles).size).toBe(4);
+    await expect(identity.lookup('email:test@test.com')).rejects.toThrow('No profile');
+  });
+
+  it('an email that differs by case and spaces is one identifier', async () => {
+    expect(identity.keyOf('email', ' Alice@Example.com ')).toBe('email:alice@example.com');
+    expect(await profileOf('anonymous_id', 'anon-h1')).toBe(await profileOf('user_id', 'hal'));
+  });
+
+  it('a phone written three ways is one E.164 identifier', async () => {
+    const view = await identity.lookup(identity.keyOf('user_id', 'ida'));
+    expect(view.identifiers.filter((i) => i.type === 'phone').map((i) => i.value)).toEqual(['+14155550100']);
+    expect(await profileOf('anonymous_id', 'anon-p1')).toBe(await profileOf('anonymous_id', 'anon-p2'));
+  });
+
+  it('alias merges anonymous history into the user', async () => {
+    expect(await profileOf('anonymous_id', 'anon-j')).toBe(await profileOf('user_id', 'jon'));
+    const explained = await identity.explain(identity.keyOf('anonymous_id', 'anon-j'), identity.keyOf('user_id', 'jon'));
+    expect(explained.linked).toBe(true);
+    expect(explained.path).toHaveLength(1);
+    expect(explained.path[0]).toMatchObject({ source: 'events', count: 1 });
+  });
+
+  it('two user ids sharing an email stay two profiles and the refusal is recorded', async () => {
+    expect(await profileOf('user_id', 'kim')).not.toBe(await profileOf('user_id', 'lee'));
+    const stats = await identity.stats();
+    expect(stats.refusedByRule.find((r) => r.rule.includes('user_id'))?.records).toBeGreaterThanOrEqual(2);
+    const explained = await identity.explain(identity.keyOf('user_id', 'kim'), identity.keyOf('user_id', 'lee'));
+    expect(explained.linked).toBe(false);
+  });
+
+  it('replaying the same events changes nothing', async () => {
+    const before = await stores.pg.sql`SELECT key, profile_id, version FROM identity_identifiers ORDER BY key`;
+    const edgesBefore = await stores.pg.sql`SELECT * FROM identity_edges ORDER BY a, b, source`;
+    const replay = await stores.ch.query<Record<string, unknown>>(`SELECT message_id AS messageId FROM ${stores.ch.table('events')} LIMIT 5`);
+    expect(replay.length).toBe(5);
+    // The same messages delivered again are stored once and never resolved twice.
+    n = 0;
+    t = Date.parse('2026-02-01T00:00:00Z');
+    await ingest([ev({ type: 'page', anonymousId: 'shared-anon', context: { device: { id: 'shared-dev' } } })]);
+    const summary = await identity.resolve();
+    expect(summary.events).toBe(0);
+    expect(await stores.pg.sql`SELECT key, profile_id, version FROM identity_identifiers ORDER BY key`).toEqual(before);
+    expect(await stores.pg.sql`SELECT * FROM identity_edges ORDER BY a, b, source`).toEqual(edgesBefore);
+  });
+
+  it('copies the identity map to ClickHouse', async () => {
+    const pg = await stores.pg.sql<{ key: string; profile_id: string }[]>`SELECT key, profile_id FROM identity_identifiers ORDER BY key`;
+    const ch = await stores.ch.query<{ key: string; profile_id: string }>(
+      `SELECT concat(id_type, ':', id_value) AS key, profile_id FROM ${stores.ch.table('identity_map_current')} ORDER BY key`,
+    );
+    expect(ch).toEqual(pg.map((r) => ({ key: r.key, profile_id: r.profile_id })));
+  });
+});
+
+describe('incremental runs and a rebuild give the same graph', () => {
+  let stores: TestStores;
+  beforeAll(async () => {
+    stores = await openTestStores();
+  });
+  afterAll(() => stores.close());
+
+  it('on shop traffic resolved in small batches vs one rebuild, profile ids included', async () => {
+    const services = createServices(stores, stores.config);
+    // One ingestion per few people, in timestamp order: incremental batches see an in-order stream.
+    const messages = [...shopMessages({ people: 300, seed: 11 })].sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.messageId.localeCompare(b.messageId));
+    const incremental = new IdentityService(stores.pg, stores.ch, services.identity.config, { batchSize: 250, settleMs: 0 });
+    for (let i = 0; i < messages.length; i += 700) {
+      await services.ingestor.ingest(messages.slice(i, i + 700), { receivedAt: Date.now(), source: 'test', writeKeyId: 'k' }, String);
+      await new Promise((r) => setTimeout(r, 2));
+      await incremental.resolve();
+    }
+    const snapshot = async () => ({
+      map: await stores.pg.sql`SELECT key, profile_id, first_seen FROM identity_identifiers ORDER BY key`,
+      edges: await stores.pg.sql`SELECT a, b, source, first_seen, last_seen, count FROM identity_edges ORDER BY a, b, source`,
+      redirects: await stores.pg.sql`SELECT from_id, to_id FROM identity_redirects ORDER BY from_id`,
+      refused: await stores.pg.sql`SELECT a, b, rule, count FROM identity_rejected_links ORDER BY a, b, rule`,
+    });
+    const afterIncremental = await snapshot();
+    expect(afterIncremental.map.length).toBeGreaterThan(500);
+    const summary = await incremental.rebuild();
+    expect(summary.events).toBe(messages.length);
+    expect(await snapshot()).toEqual(afterIncremental);
+  });
+});
