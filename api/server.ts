@@ -7,6 +7,8 @@ import type { ApiKeyVerifier } from '../src/auth/api-keys.ts';
 import { registerErrorHandling } from './errors.ts';
 import { segmentRoutes } from './routes/segment.ts';
 import { healthRoutes } from './routes/health.ts';
+import { identityRoutes } from './routes/identity.ts';
+import type { IdentityService } from '../identity/identity-service.ts';
 
 /** Segment's limit for one request. */
 export const MAX_BODY_BYTES = 500 * 1024;
@@ -15,6 +17,7 @@ export interface ApiDeps {
   stores: Stores;
   ingestor: EventIngestor;
   keys: ApiKeyVerifier;
+  identity: IdentityService;
   log: Logger;
 }
 
@@ -39,5 +42,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   healthRoutes(app, deps.stores);
   segmentRoutes(app, deps);
+  identityRoutes(app, deps);
   return app;
 }

@@ -10,11 +10,14 @@ export interface TestApi {
   writeKey: string;
   /** `Authorization` header value for the write key, as Segment SDKs send it. */
   basic: string;
+  /** `Authorization` header value for a read key. */
+  bearer: string;
 }
 
 export async function buildTestApi(stores: TestStores): Promise<TestApi> {
   const services = createServices(stores, stores.config);
   const app = await buildServer({ ...services, log: createLogger('silent') });
   const { key } = await services.apiKeys.create('write', 'test');
-  return { app, services, writeKey: key, basic: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
+  const read = await services.apiKeys.create('read', 'test');
+  return { app, services, writeKey: key, basic: `Basic ${Buffer.from(`${key}:`).toString('base64')}`, bearer: `Bearer ${read.key}` };
 }
