@@ -6,6 +6,7 @@ import { createServices, type Services } from '../src/runtime/services.ts';
 import { startClickhouseProxy, type ClickhouseProxy } from '../src/runtime/clickhouse-proxy.ts';
 import { findRunningInstance, removeInstance, writeInstance } from '../src/runtime/instance.ts';
 import { buildServer } from './server.ts';
+import { startScheduler, type Scheduler } from '../src/jobs/scheduler.ts';
 
 export interface RunningTessera {
   app: FastifyInstance;
@@ -15,8 +16,9 @@ export interface RunningTessera {
 }
 
 /**
- * `tessera start`: migrate, serve the API, and (with in-process ClickHouse) serve that engine to other
- * CLI processes, recording both in the data directory. `stop` drains writes before closing.
+ * `tessera start`: migrate, serve the API, run the scheduled jobs, and (with in-process ClickHouse)
+ * serve that engine to other CLI processes, recording both in the data directory. `stop` drains
+ * writes and lets a running job finish before closing.
  */
 export async function startTessera(config: Config, log: Logger, opts: { port?: number } = {}): Promise<RunningTessera> {
   const other = await findRunningInstance(config.dataDir);
@@ -27,8 +29,10 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
   const services = createServices(stores, config);
   let proxy: ClickhouseProxy | undefined;
   let app: FastifyInstance | undefined;
+  let scheduler: Scheduler | undefined;
   const stop = async () => {
     await app?.close();
+    await scheduler?.close();
     await services.ingestor.drain();
     await proxy?.close();
     await removeInstance(config.dataDir);
@@ -38,6 +42,7 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
     app = await buildServer({ ...services, log });
     const url = await app.listen({ host: config.HOST, port: opts.port ?? config.PORT });
     if (stores.ch.engine) proxy = await startClickhouseProxy(stores.ch.engine, log);
+    scheduler = await startScheduler(services, { redisUrl: stores.redisUrl, prefix: config.REDIS_KEY_PREFIX, resolveEveryMs: config.IDENTITY_RESOLVE_EVERY_MS }, log);
     await writeInstance(config.dataDir, { pid: process.pid, apiUrl: url, clickhouseUrl: proxy?.url, startedAt: new Date().toISOString() });
     return { app, services, url, stop };
   } catch (err) {

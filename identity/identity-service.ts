@@ -49,7 +49,7 @@ function emptyStats(): ResolutionStats {
 }
 
 function addStats(total: ResolutionStats, s: ResolutionStats): void {
-  for (const k of Object.keys(total) as (keyof ResolutionStats)[]) total[k] += s[k];
+  for (const k of Object.keys(emptyStats()) as (keyof ResolutionStats)[]) total[k] += s[k];
 }
 
 export class IdentityService {

@@ -7,6 +7,7 @@ import { migrateCommand } from './commands/migrate.ts';
 import { importCommand } from './commands/import.ts';
 import { keysCommand } from './commands/keys.ts';
 import { demoCommand } from './commands/demo.ts';
+import { identityCommand } from './commands/identity.ts';
 
 const program = new Command('tessera')
   .description('Identity resolution and customer profile feature store')
@@ -17,6 +18,7 @@ startCommand(program);
 migrateCommand(program);
 importCommand(program);
 keysCommand(program);
+identityCommand(program);
 demoCommand(program);
 
 try {

@@ -15,6 +15,8 @@ export interface Stores {
   pg: Postgres;
   ch: Clickhouse;
   redis: Redis;
+  /** For connections that manage their own prefix (BullMQ refuses ioredis key prefixes). */
+  redisUrl: string;
   /** How ClickHouse was reached: a server, the embedded engine, or a running instance's proxy. */
   clickhouseMode: 'server' | 'embedded' | 'instance';
   close(): Promise<void>;
@@ -59,7 +61,7 @@ export async function openStores(config: Config, log: Logger, opts: { migrate?: 
     const ch = await openClickhouse({ target, database: config.CLICKHOUSE_DATABASE });
     cleanups.push(() => ch.close());
     if (opts.migrate) await migrateAll(pg, ch);
-    return { pg, ch, redis, clickhouseMode: mode, close };
+    return { pg, ch, redis, redisUrl, clickhouseMode: mode, close };
   } catch (err) {
     await close();
     throw err;

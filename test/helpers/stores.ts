@@ -69,5 +69,5 @@ export async function openTestStores(opts: { migrate?: boolean } = { migrate: tr
     await rm(chDir, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
   };
-  return { pg, ch, redis, clickhouseMode: 'embedded', config, close };
+  return { pg, ch, redis, redisUrl: config.REDIS_URL!, clickhouseMode: 'embedded', config, close };
 }

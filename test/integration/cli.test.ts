@@ -50,6 +50,7 @@ describe('tessera CLI', () => {
       TESSERA_DATA_DIR: dataDir,
       PORT: '0',
       LOG_LEVEL: 'warn',
+      IDENTITY_SETTLE_MS: '0',
     };
     delete env.CLICKHOUSE_URL;
   });
@@ -59,7 +60,7 @@ describe('tessera CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['keys', 'create'], ['keys', 'list'], ['demo']]) {
+    for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['keys', 'create'], ['keys', 'list'], ['demo'], ['identity'], ['identity', 'explain']]) {
       const { stdout } = await tessera(...args, '--help');
       expect(stdout, args.join(' ')).toContain('Usage: tessera');
     }
@@ -103,6 +104,35 @@ describe('tessera CLI', () => {
     expect(summary).toMatchObject({ lines: 5, accepted: 2, rejected: 2, rejectedByCode: { invalid_json: 1, invalid_event: 1 } });
     const missing = await failing('import', 'events', path.join(dataDir, 'nope.ndjson'));
     expect(missing.stderr).toContain('nope.ndjson: no such file');
+  });
+
+  it('resolves identities and explains them', async () => {
+    const file = path.join(dataDir, 'people.ndjson');
+    await writeFile(
+      file,
+      [
+        { type: 'page', anonymousId: 'cli-anon', messageId: 'p-1', timestamp: '2026-01-01T00:00:00Z' },
+        { type: 'identify', anonymousId: 'cli-anon', userId: 'cli-user', traits: { email: 'Cli@Example.com' }, messageId: 'p-2', timestamp: '2026-01-01T00:01:00Z' },
+      ]
+        .map((m) => JSON.stringify(m))
+        .join('\n'),
+    );
+    await tessera('import', 'events', file);
+    const summary = JSON.parse((await tessera('identity', 'resolve', '--json')).stdout);
+    expect(summary.events).toBeGreaterThanOrEqual(2);
+    const show = (await tessera('identity', 'show', 'email:cli@example.com')).stdout;
+    expect(show).toMatch(/Profile p_[0-9a-f]+/);
+    expect(show).toContain('anonymous_id');
+    const explain = (await tessera('identity', 'explain', 'anonymous_id:cli-anon', 'email:CLI@example.com')).stdout;
+    expect(explain).toContain('1. anonymous_id:cli-anon — user_id:cli-user');
+    const stats = JSON.parse((await tessera('identity', 'stats', '--json')).stdout);
+    expect(stats.profiles).toBeGreaterThanOrEqual(1);
+    const rebuilt = JSON.parse((await tessera('identity', 'rebuild', '--json')).stdout);
+    expect(rebuilt.events).toBe(summary.events);
+    const missing = await failing('identity', 'show', 'email:nobody@example.com');
+    expect(missing.stderr).toContain('No profile has the identifier email:nobody@example.com');
+    const bad = await failing('identity', 'show', 'cli-user');
+    expect(bad.stderr).toContain('write it as type:value');
   });
 
   it('while `tessera start` runs on the embedded engine, other commands use its data', async () => {

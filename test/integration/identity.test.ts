@@ -56,7 +56,9 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
       ev({ type: 'identify', userId: 'kim', traits: { email: 'family@example.com' } }),
       ev({ type: 'identify', userId: 'lee', traits: { email: 'family@example.com' } }),
     ]);
-    await identity.resolve();
+    const summary = await identity.resolve();
+    expect(summary).toMatchObject({ events: 21, batches: 1, records: 21 });
+    expect(summary.mapRowsCopied).toBeGreaterThan(20);
   });
   afterAll(() => stores.close());
 
@@ -124,7 +126,7 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     t = Date.parse('2026-02-01T00:00:00Z');
     await ingest([ev({ type: 'page', anonymousId: 'shared-anon', context: { device: { id: 'shared-dev' } } })]);
     const summary = await identity.resolve();
-    expect(summary.events).toBe(0);
+    expect(summary).toMatchObject({ events: 0, batches: 0, records: 0 });
     expect(await stores.pg.sql`SELECT key, profile_id, version FROM identity_identifiers ORDER BY key`).toEqual(before);
     expect(await stores.pg.sql`SELECT * FROM identity_edges ORDER BY a, b, source`).toEqual(edgesBefore);
   });
