@@ -9,6 +9,7 @@ import { createServices, type Services } from '../runtime/services.ts';
 import { startProgress } from '../cli/progress.ts';
 import { formatNumber, table } from '../cli/output.ts';
 import { sendBatches } from './http-sender.ts';
+import { IdentityService } from '../../identity/identity-service.ts';
 
 export interface DemoOptions {
   people: number;
@@ -57,6 +58,7 @@ export async function runDemo(config: Config, log: Logger, opts: DemoOptions): P
         `(${formatNumber(result.sent / result.seconds)} events/s): ${formatNumber(result.accepted)} accepted, ${formatNumber(result.rejected)} rejected.`,
     );
     await printStored(services.stores.ch, out);
+    await printIdentity(services, out);
   } finally {
     await stop();
   }
@@ -65,6 +67,52 @@ export async function runDemo(config: Config, log: Logger, opts: DemoOptions): P
 /** The generator's average is ~10 messages per person; the bar only needs an estimate. */
 function estimateMessages(opts: DemoOptions): number {
   return opts.people * 10;
+}
+
+/** Resolves the events into profiles and explains a few: a multi-device shopper, a shared device. */
+async function printIdentity(services: Services, out: (line?: string) => void): Promise<void> {
+  // Every event sent was acknowledged, so none is still in flight: no need to wait for inserts to settle.
+  const identity = new IdentityService(services.stores.pg, services.stores.ch, services.identity.config, { settleMs: 0 });
+  out();
+  out('Resolving identities (incremental run over the new events)...');
+  const run = await identity.resolve();
+  const stats = await identity.stats();
+  out(
+    `${formatNumber(run.events)} events resolved in ${run.seconds.toFixed(1)} s: ${formatNumber(stats.profiles)} profiles, ` +
+      `${formatNumber(stats.identifiers)} identifiers, ${formatNumber(run.merges)} merges, ${formatNumber(run.rejectedLinks)} refused links.`,
+  );
+  out(table(stats.byType, ['type', 'identifiers']));
+  out();
+  out('Refused links by rule:');
+  out(table(stats.refusedByRule, ['rule', 'links', 'records']));
+
+  const ch = services.stores.ch;
+  const [shopper] = await ch.query<{ profile_id: string; devices: number }>(
+    `SELECT profile_id, countIf(id_type = 'anonymous_id') AS devices FROM ${ch.table('identity_map_current')}
+     GROUP BY profile_id HAVING countIf(id_type = 'user_id') = 1 AND countIf(id_type = 'email') >= 1 ORDER BY devices DESC, profile_id LIMIT 1`,
+  );
+  if (shopper) {
+    const members = await identity.repo.members(shopper.profile_id);
+    const user = members.find((m) => m.type === 'user_id')!;
+    const anons = members.filter((m) => m.type === 'anonymous_id');
+    const anon = anons.filter((m) => !m.value.includes('shared')).at(-1) ?? anons.at(-1)!;
+    const why = await identity.explain(anon.key, user.key);
+    out();
+    out(`A shopper on ${shopper.devices} devices, profile ${shopper.profile_id}:`);
+    out(table(members.map((m) => ({ type: m.type, value: m.value, 'first seen': new Date(m.firstSeen).toISOString() })), ['type', 'value', 'first seen']));
+    out(`Why ${anon.key} is ${user.key}:`);
+    for (const step of why.path) out(`  ${step.from} — ${step.to} (${step.source}, first in ${step.firstRecordId}, ${step.count} record(s))`);
+  }
+  const refused = stats.refusedByRule[0];
+  if (refused) {
+    const [shared] = await services.stores.pg.sql<{ a: string; b: string; rule: string }[]>`
+      SELECT a, b, rule FROM identity_rejected_links WHERE b LIKE 'anonymous_id:%' ORDER BY ts LIMIT 1`;
+    if (shared) {
+      out();
+      out(`A shared device: ${shared.b} was used by more than one signed-in person; linking it to ${shared.a} was refused (${shared.rule}).`);
+      out(`Both people keep their own profile: try \`tessera identity show ${shared.a}\`.`);
+    }
+  }
 }
 
 async function printStored(ch: Clickhouse, out: (line?: string) => void): Promise<void> {
