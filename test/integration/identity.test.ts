@@ -150,7 +150,8 @@ describe('incremental runs and a rebuild give the same graph', () => {
   it('on shop traffic resolved in small batches vs one rebuild, profile ids included', async () => {
     const services = createServices(stores, stores.config);
     // One ingestion per few people, in timestamp order: incremental batches see an in-order stream.
-    const messages = [...shopMessages({ people: 300, seed: 11 })].sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.messageId.localeCompare(b.messageId));
+    const odd = { type: 'identify' as const, userId: 'odd', messageId: 'odd-1', timestamp: '2026-01-05T00:00:00.000Z', context: { externalIds: [{ type: 'crm_id', id: 'tab\there\\slash\nline' }] } };
+    const messages = [...shopMessages({ people: 300, seed: 11 }), odd].sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.messageId.localeCompare(b.messageId));
     const incremental = new IdentityService(stores.pg, stores.ch, services.identity.config, { batchSize: 250, settleMs: 0 });
     for (let i = 0; i < messages.length; i += 700) {
       await services.ingestor.ingest(messages.slice(i, i + 700), { receivedAt: Date.now(), source: 'test', writeKeyId: 'k' }, String);
@@ -168,5 +169,6 @@ describe('incremental runs and a rebuild give the same graph', () => {
     const summary = await incremental.rebuild();
     expect(summary.events).toBe(messages.length);
     expect(await snapshot()).toEqual(afterIncremental);
+    expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
   });
 });
