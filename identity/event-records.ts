@@ -18,8 +18,27 @@ interface Row extends EventIdentityRow {
   ingested: number;
 }
 
+/** `{"k":<raw JSON>,...}` of the fields of `column` at `path` that exist (an identity-only subset). */
+function jsonSubset(column: string, path: string[], fields: string[]): string {
+  const at = (f: string) => [...path, f].map((p) => `'${p}'`).join(', ');
+  const parts = fields.map((f) => `if(JSONHas(${column}, ${at(f)}), concat('"${f}":', JSONExtractRaw(${column}, ${at(f)})), '')`);
+  return `concat('{', arrayStringConcat(arrayFilter(x -> x != '', [${parts.join(', ')}]), ','), '}')`;
+}
+
+/**
+ * The event columns identity needs. traits and context are cut down in ClickHouse to the fields
+ * the event extractor reads, so only those cross to Node (the extractor stays the one source of
+ * truth for what counts as an identifier).
+ */
 const COLUMNS = `message_id, type, user_id, anonymous_id, previous_id,
-  toUnixTimestamp64Milli(timestamp) AS timestamp, traits, context, toUnixTimestamp64Milli(ingested_at) AS ingested`;
+  toUnixTimestamp64Milli(timestamp) AS timestamp,
+  ${jsonSubset('traits', [], ['email', 'phone'])} AS traits,
+  concat('{"traits":', ${jsonSubset('context', ['traits'], ['email', 'phone'])},
+         ',"device":', ${jsonSubset('context', ['device'], ['id'])},
+         if(JSONHas(context, 'externalIds'), concat(',"externalIds":', JSONExtractRaw(context, 'externalIds')), ''), '}') AS context,
+  toUnixTimestamp64Milli(ingested_at) AS ingested`;
+
+const toRecord = (r: Row): IdentityRecord => extractFromEvent({ ...r, timestamp: Number(r.timestamp) });
 
 /** Only events ingested at least `settleMs` ago are read: inserts still in flight commit later. */
 export async function readNewEvents(
@@ -36,41 +55,53 @@ export async function readNewEvents(
   );
   const last = rows.at(-1);
   return {
-    records: rows.map((r) => extractFromEvent({ ...r, timestamp: Number(r.timestamp) })),
+    records: rows.map(toRecord),
     cursor: last ? { ingestedAt: Number(last.ingested), messageId: last.message_id } : after,
   };
 }
 
 /**
- * Streams every event ingested up to `settleMs` ago in (timestamp, message_id) order, the order a
- * rebuild needs; `onRecord` runs for each. Returns the cursor to continue incrementally from.
+ * Every event ingested up to `settleMs` ago, in (timestamp, message_id) order, the order a rebuild
+ * needs. ClickHouse sorts once into a scratch table ordered that way; pages are then cheap range
+ * reads, so memory stays flat however many events there are. `onRecord` runs for each; returns
+ * the cursor to continue incrementally from.
  */
 export async function streamAllEvents(
   ch: Clickhouse,
-  opts: { settleMs: number },
+  opts: { settleMs: number; pageSize?: number },
   onRecord: (record: IdentityRecord) => void,
 ): Promise<{ cursor: IngestCursor; events: number }> {
-  const [bound] = await ch.query<{ bound: number }>(`SELECT toUnixTimestamp64Milli(now64(3)) - {settle:UInt32} AS bound`, { settle: opts.settleMs });
-  const limit = Number(bound!.bound);
-  const rs = await ch.client.query({
-    query: `SELECT ${COLUMNS} FROM ${ch.table('events_unique')}
-            WHERE ingested_at <= fromUnixTimestamp64Milli({bound:Int64})
-            ORDER BY timestamp, message_id`,
-    query_params: { bound: limit },
-    format: 'JSONEachRow',
-  });
-  let cursor = START_CURSOR;
-  let events = 0;
-  for await (const batch of rs.stream<Row>()) {
-    for (const item of batch) {
-      const row = item.json();
-      const ingested = Number(row.ingested);
-      if (ingested > cursor.ingestedAt || (ingested === cursor.ingestedAt && row.message_id > cursor.messageId)) {
-        cursor = { ingestedAt: ingested, messageId: row.message_id };
+  const pageSize = opts.pageSize ?? 200_000;
+  const scratch = ch.table(`identity_rebuild_${Date.now().toString(36)}`);
+  await ch.command(
+    `CREATE TABLE ${scratch} ENGINE = MergeTree ORDER BY (timestamp, message_id) AS
+     SELECT ${COLUMNS} FROM ${ch.table('events_unique')}
+     WHERE ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`,
+    { settle: opts.settleMs },
+  );
+  try {
+    let cursor = START_CURSOR;
+    let events = 0;
+    let after = { ts: -1, id: '' };
+    for (;;) {
+      const rows = await ch.query<Row>(
+        `SELECT * FROM ${scratch} WHERE (timestamp, message_id) > ({ts:Int64}, {id:String})
+         ORDER BY timestamp, message_id LIMIT {limit:UInt32}`,
+        { ts: after.ts, id: after.id, limit: pageSize },
+      );
+      for (const row of rows) {
+        const ingested = Number(row.ingested);
+        if (ingested > cursor.ingestedAt || (ingested === cursor.ingestedAt && row.message_id > cursor.messageId)) {
+          cursor = { ingestedAt: ingested, messageId: row.message_id };
+        }
+        onRecord(toRecord(row));
       }
-      onRecord(extractFromEvent({ ...row, timestamp: Number(row.timestamp) }));
-      events++;
+      events += rows.length;
+      if (rows.length < pageSize) return { cursor, events };
+      const last = rows.at(-1)!;
+      after = { ts: Number(last.timestamp), id: last.message_id };
     }
+  } finally {
+    await ch.command(`DROP TABLE IF EXISTS ${scratch}`);
   }
-  return { cursor, events };
 }

@@ -55,9 +55,11 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
       // A family account: two user ids share one email.
       ev({ type: 'identify', userId: 'kim', traits: { email: 'family@example.com' } }),
       ev({ type: 'identify', userId: 'lee', traits: { email: 'family@example.com' } }),
+      // Identifiers inside context: traits, device, external ids.
+      ev({ type: 'track', anonymousId: 'anon-ctx', event: 'X', context: { traits: { email: 'ctx@example.com' }, device: { id: 'dev-ctx' }, externalIds: [{ id: 'C-1', type: 'crm_id' }] } }),
     ]);
     const summary = await identity.resolve();
-    expect(summary).toMatchObject({ events: 21, batches: 1, records: 21 });
+    expect(summary).toMatchObject({ events: 22, batches: 1, records: 22 });
     expect(summary.mapRowsCopied).toBeGreaterThan(20);
   });
   afterAll(() => stores.close());
@@ -76,6 +78,13 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     // The second login through the shared anonymous id was refused by the user_id limit.
     const view = await identity.lookup(identity.keyOf('user_id', 'bob'));
     expect(view.refusedLinks.some((r) => r.rule.includes('user_id'))).toBe(true);
+  });
+
+  it('reads identifiers from context traits, device and external ids', async () => {
+    const profile = await profileOf('anonymous_id', 'anon-ctx');
+    expect(await profileOf('email', 'ctx@example.com')).toBe(profile);
+    expect(await profileOf('device_id', 'dev-ctx')).toBe(profile);
+    expect(await profileOf('crm_id', 'C-1')).toBe(profile);
   });
 
   it('a user who changes email keeps one profile', async () => {
