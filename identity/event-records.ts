@@ -38,7 +38,43 @@ const COLUMNS = `message_id, type, user_id, anonymous_id, previous_id,
          if(JSONHas(context, 'externalIds'), concat(',"externalIds":', JSONExtractRaw(context, 'externalIds')), ''), '}') AS context,
   toUnixTimestamp64Milli(ingested_at) AS ingested`;
 
-const toRecord = (r: Row): IdentityRecord => extractFromEvent({ ...r, timestamp: Number(r.timestamp) });
+const TSV_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', '0': '\0' };
+
+/** Undoes ClickHouse's TabSeparated escaping (backslash sequences). */
+function unescapeTsv(field: string): string {
+  return field.includes('\\') ? field.replace(/\\(.)/g, (_, c: string) => TSV_ESCAPES[c] ?? c) : field;
+}
+
+/**
+ * Runs a query over the COLUMNS above and parses its TabSeparated output: splitting text is several
+ * times cheaper than parsing one JSON object per row, and a rebuild reads millions of rows.
+ */
+async function queryRows(ch: Clickhouse, query: string, params: Record<string, unknown>): Promise<Row[]> {
+  const rs = await ch.client.query({ query, query_params: params, format: 'TabSeparated' });
+  const text = await rs.text();
+  const rows: Row[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const f = text.slice(start, end).split('\t');
+    start = end + 1;
+    rows.push({
+      message_id: unescapeTsv(f[0]!),
+      type: f[1]!,
+      user_id: unescapeTsv(f[2]!),
+      anonymous_id: unescapeTsv(f[3]!),
+      previous_id: unescapeTsv(f[4]!),
+      timestamp: Number(f[5]),
+      traits: unescapeTsv(f[6]!),
+      context: unescapeTsv(f[7]!),
+      ingested: Number(f[8]),
+    });
+  }
+  return rows;
+}
+
+const toRecord = (r: Row): IdentityRecord => extractFromEvent(r);
 
 /** Only events ingested at least `settleMs` ago are read: inserts still in flight commit later. */
 export async function readNewEvents(
@@ -46,7 +82,8 @@ export async function readNewEvents(
   after: IngestCursor,
   opts: { limit: number; settleMs: number },
 ): Promise<{ records: IdentityRecord[]; cursor: IngestCursor }> {
-  const rows = await ch.query<Row>(
+  const rows = await queryRows(
+    ch,
     `SELECT ${COLUMNS} FROM ${ch.table('events_unique')}
      WHERE (ingested_at, message_id) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
        AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})
@@ -56,7 +93,7 @@ export async function readNewEvents(
   const last = rows.at(-1);
   return {
     records: rows.map(toRecord),
-    cursor: last ? { ingestedAt: Number(last.ingested), messageId: last.message_id } : after,
+    cursor: last ? { ingestedAt: last.ingested, messageId: last.message_id } : after,
   };
 }
 
@@ -84,22 +121,22 @@ export async function streamAllEvents(
     let events = 0;
     let after = { ts: -1, id: '' };
     for (;;) {
-      const rows = await ch.query<Row>(
+      const rows = await queryRows(
+        ch,
         `SELECT * FROM ${scratch} WHERE (timestamp, message_id) > ({ts:Int64}, {id:String})
          ORDER BY timestamp, message_id LIMIT {limit:UInt32}`,
         { ts: after.ts, id: after.id, limit: pageSize },
       );
       for (const row of rows) {
-        const ingested = Number(row.ingested);
-        if (ingested > cursor.ingestedAt || (ingested === cursor.ingestedAt && row.message_id > cursor.messageId)) {
-          cursor = { ingestedAt: ingested, messageId: row.message_id };
+        if (row.ingested > cursor.ingestedAt || (row.ingested === cursor.ingestedAt && row.message_id > cursor.messageId)) {
+          cursor = { ingestedAt: row.ingested, messageId: row.message_id };
         }
         onRecord(toRecord(row));
       }
       events += rows.length;
       if (rows.length < pageSize) return { cursor, events };
       const last = rows.at(-1)!;
-      after = { ts: Number(last.timestamp), id: last.message_id };
+      after = { ts: last.timestamp, id: last.message_id };
     }
   } finally {
     await ch.command(`DROP TABLE IF EXISTS ${scratch}`);
