@@ -49,18 +49,9 @@ export class UnionFind {
    * were already one set. The other former representative is `a`'s or `b`'s old root.
    */
   union(a: number, b: number): number {
-    let ra = this.find(a);
-    let rb = this.find(b);
-    if (ra === rb) return -1;
-    const sizes = this.sizes;
-    if ((sizes[ra] as number) < (sizes[rb] as number)) {
-      const t = ra;
-      ra = rb;
-      rb = t;
-    }
-    this.parent[rb] = ra;
-    sizes[ra] = (sizes[ra] as number) + (sizes[rb] as number);
-    return ra;
+    const ra = this.find(a);
+    const rb = this.find(b);
+    return ra === rb ? -1 : this.unionRoots(ra, rb);
   }
 
   /** Joins two *representatives* (no find); returns the surviving one. */
