@@ -125,7 +125,7 @@ export class IdentityService {
     let copied = 0;
     for (;;) {
       const from = (await readCheckpoint<{ version: number }>(this.pg.sql, MAP_SYNC_JOB))?.version ?? 0;
-      const changes = await this.repo.changesSince(from, 50_000);
+      const changes = await this.repo.changesSince(from, 200_000);
       if (changes.length === 0) return copied;
       await this.ch.insert(
         'identity_map',
