@@ -4,8 +4,8 @@
  *
  *   npm run bench:ingest -- [--events 200000] [--senders 8]
  *
- * The API runs as `tessera start` in a child process (as in production, the load generator does not
- * share its CPU time slice accounting); the baseline runs in this process on its own chdb directory.
+ * The API runs as `tessera start` in a child process, as it would in production (the load generator
+ * is this process); the baseline runs in this process on a chdb directory of its own.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
