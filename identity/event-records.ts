@@ -76,18 +76,32 @@ async function queryRows(ch: Clickhouse, query: string, params: Record<string, u
 
 const toRecord = (r: Row): IdentityRecord => extractFromEvent(r);
 
-/** Only events ingested at least `settleMs` ago are read: inserts still in flight commit later. */
+/**
+ * The events ingested after `after`, first copies only, in ingestion order. Only events ingested at
+ * least `settleMs` ago are read: inserts still in flight commit later. This reads `events` without
+ * FINAL (a FINAL over the whole table on every run grows with the table): the new rows are found
+ * through the ingested_at skip index, and a message id that was ingested before the cursor (a late
+ * duplicate) or twice after it is kept once, its first copy, as events_unique would.
+ */
 export async function readNewEvents(
   ch: Clickhouse,
   after: IngestCursor,
   opts: { limit: number; settleMs: number },
 ): Promise<{ records: IdentityRecord[]; cursor: IngestCursor }> {
+  const events = ch.table('events');
+  const isNew = `(ingested_at, message_id) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
+    AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`;
   const rows = await queryRows(
     ch,
-    `SELECT ${COLUMNS} FROM ${ch.table('events_unique')}
-     WHERE (ingested_at, message_id) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
-       AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})
-     ORDER BY ingested_at, message_id LIMIT {limit:UInt32}`,
+    `SELECT ${COLUMNS} FROM ${events}
+     WHERE ${isNew}
+       AND message_id NOT IN (
+         SELECT message_id FROM ${events}
+         WHERE (ingested_at, message_id) <= (fromUnixTimestamp64Milli({at:Int64}), {id:String})
+           AND message_id IN (SELECT message_id FROM ${events} WHERE ${isNew}))
+     ORDER BY ingested_at, message_id
+     LIMIT 1 BY message_id
+     LIMIT {limit:UInt32}`,
     { at: after.ingestedAt, id: after.messageId, settle: opts.settleMs, limit: opts.limit },
   );
   const last = rows.at(-1);

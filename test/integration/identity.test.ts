@@ -140,6 +140,16 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     expect(await stores.pg.sql`SELECT * FROM identity_edges ORDER BY a, b, source`).toEqual(edgesBefore);
   });
 
+  it('reads a message delivered twice after the cursor once, its first copy', async () => {
+    await ingest([{ type: 'identify', userId: 'twice', anonymousId: 'first-copy', messageId: 'twice-1' }]);
+    await new Promise((r) => setTimeout(r, 5));
+    await ingest([{ type: 'identify', userId: 'twice', anonymousId: 'second-copy', messageId: 'twice-1' }]);
+    const summary = await identity.resolve();
+    expect(summary.events).toBe(1);
+    expect(await profileOf('anonymous_id', 'first-copy')).toBe(await profileOf('user_id', 'twice'));
+    await expect(identity.lookup('anonymous_id:second-copy')).rejects.toThrow('No profile');
+  });
+
   it('copies the identity map to ClickHouse', async () => {
     const pg = await stores.pg.sql<{ key: string; profile_id: string }[]>`SELECT key, profile_id FROM identity_identifiers ORDER BY key`;
     const ch = await stores.ch.query<{ key: string; profile_id: string }>(

@@ -11,7 +11,7 @@ describe('migrations', () => {
 
   it('apply on empty stores, then are a no-op the second time', async () => {
     const first = await migrateAll(stores.pg, stores.ch);
-    expect(first.clickhouse).toEqual([1, 2]);
+    expect(first.clickhouse).toEqual([1, 2, 3]);
     const second = await migrateAll(stores.pg, stores.ch);
     expect(second).toEqual({ postgres: 0, clickhouse: [] });
     expect(first.postgres).toBeGreaterThan(0);
