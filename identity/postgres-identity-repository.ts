@@ -204,6 +204,8 @@ export class PostgresIdentityRepository {
     await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'],
       diff.rejectedIdentifiers.map((r) => [r.type, r.raw, r.reason, r.recordId, r.timestamp, r.lastSeen, r.count]));
     for (const [index, definition] of Object.entries(BULK_INDEXES)) await tx.unsafe(`CREATE INDEX ${index} ON ${definition}`);
+    // Fresh statistics, or the planner keeps treating the reloaded tables as empty.
+    await tx`ANALYZE identity_identifiers, identity_edges, identity_redirects, identity_rejected_links`;
     await tx`
       INSERT INTO identity_removed (key, version)
       SELECT o.key, nextval('identity_version_seq') FROM identity_old_keys o
