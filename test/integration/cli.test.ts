@@ -66,6 +66,11 @@ describe('tessera CLI', () => {
     }
   });
 
+  it('names the option and the range for a bad number', async () => {
+    const bad = await failing('demo', '--people', 'many');
+    expect(bad.stderr).toContain("--people must be a whole number from 1 to 10000000 (got 'many')");
+  });
+
   it('migrates, and a second run has nothing left to do', async () => {
     const first = JSON.parse((await tessera('migrate', '--json')).stdout);
     expect(first.postgres).toBeGreaterThan(0);
