@@ -89,7 +89,9 @@ export async function readNewEvents(
   opts: { limit: number; settleMs: number },
 ): Promise<{ records: IdentityRecord[]; cursor: IngestCursor }> {
   const events = ch.table('events');
-  const isNew = `(ingested_at, message_id) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
+  // The plain range on ingested_at is what the skip index can use; the tuple makes it exact.
+  const isNew = `ingested_at >= fromUnixTimestamp64Milli({at:Int64})
+    AND (ingested_at, message_id) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
     AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`;
   const rows = await queryRows(
     ch,
