@@ -9,7 +9,7 @@ import type { Postgres } from '../src/clients/postgres.ts';
 import { NotFoundError, ValidationError } from '../src/common/errors.ts';
 import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
 import { readNewEvents, START_CURSOR, streamAllEvents, type IngestCursor } from './event-records.ts';
-import { buildProfileGraph, explainPath, explainProfile, type PathStep, type ProfileExplanation } from './explain.ts';
+import { buildProfileGraph, explainPath, explainProfile, type PathStep, type ProfileExplanation, type ProfileGraph } from './explain.ts';
 import { identifierKey, parseIdentifierKey } from './identifier.ts';
 import type { ResolvedIdentityConfig } from './identity-config.ts';
 import { normaliseIdentifier } from './normalise.ts';
@@ -148,9 +148,13 @@ export class IdentityService {
 
   /** Parses `type:value` (CLI and query strings). */
   keyOfRef(ref: string): string {
-    const at = ref.indexOf(':');
-    if (at <= 0) throw new ValidationError(`'${ref}' is not an identifier: write it as type:value, e.g. email:alice@example.com`);
-    return this.keyOf(ref.slice(0, at), ref.slice(at + 1));
+    let parsed: { type: string; value: string };
+    try {
+      parsed = parseIdentifierKey(ref);
+    } catch {
+      throw new ValidationError(`'${ref}' is not an identifier: write it as type:value, e.g. email:alice@example.com`);
+    }
+    return this.keyOf(parsed.type, parsed.value);
   }
 
   private async requireProfile(key: string): Promise<string> {
@@ -159,12 +163,17 @@ export class IdentityService {
     return profileId;
   }
 
+  /** A profile's graph: its identifiers and the stored edges between them. */
+  private async profileGraph(profileId: string): Promise<{ graph: ProfileGraph; keys: string[] }> {
+    const members = await this.repo.members(profileId);
+    const keys = members.map((m) => m.key);
+    return { graph: buildProfileGraph(members, await this.repo.edgesAmong(keys)), keys };
+  }
+
   /** The profile of an identifier: every identifier, the edges between them, the refused links. */
   async lookup(key: string): Promise<IdentityView> {
     const profileId = await this.requireProfile(key);
-    const members = await this.repo.members(profileId);
-    const keys = members.map((m) => m.key);
-    const graph = buildProfileGraph(members, await this.repo.edgesAmong(keys));
+    const { graph, keys } = await this.profileGraph(profileId);
     const explanation = explainProfile(graph, await this.repo.rejectedLinksOf(keys));
     return { profileId, identifiers: explanation.identifiers, edges: explanation.edges, refusedLinks: explanation.refused };
   }
@@ -173,8 +182,7 @@ export class IdentityService {
   async explain(from: string, to: string): Promise<{ linked: boolean; profileId?: string; fromProfile: string; toProfile: string; path: PathStep[] }> {
     const [fromProfile, toProfile] = [await this.requireProfile(from), await this.requireProfile(to)];
     if (fromProfile !== toProfile) return { linked: false, fromProfile, toProfile, path: [] };
-    const members = await this.repo.members(fromProfile);
-    const graph = buildProfileGraph(members, await this.repo.edgesAmong(members.map((m) => m.key)));
+    const { graph } = await this.profileGraph(fromProfile);
     return { linked: true, profileId: fromProfile, fromProfile, toProfile, path: explainPath(graph, from, to) ?? [] };
   }
 

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import postgres from 'postgres';
+import { createScratchDatabase } from '../../src/db/scratch-database.ts';
 import { UndirectedGraph } from 'graphology';
 import { connectedComponents } from 'graphology-components';
 import { shopMessages, type SegmentMessage } from '../generator/shop.ts';
@@ -36,18 +36,7 @@ const log = (msg: string) => process.stderr.write(`${new Date().toISOString().sl
 async function freshDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;
   if (!base) return { url: undefined, drop: async () => {} };
-  const name = `tessera_bench_${Date.now().toString(36)}`;
-  const admin = postgres(base, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+  return createScratchDatabase(base, `tessera_bench_${Date.now().toString(36)}`);
 }
 
 async function load(stores: Stores, messages: Iterable<SegmentMessage>): Promise<number> {

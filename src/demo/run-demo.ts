@@ -44,8 +44,8 @@ export async function runDemo(config: Config, log: Logger, opts: DemoOptions): P
   }
   try {
     const { key } = await services.apiKeys.create('write', 'demo');
-    const total = estimateMessages(opts);
-    const progress = startProgress('sending', total, 'events');
+    // The generator averages ~10 messages per shopper; the bar only needs an estimate.
+    const progress = startProgress('sending', opts.people * 10, 'events');
     const result = await sendBatches(apiUrl, key, shopMessages({ people: opts.people, seed: opts.seed }), {
       batchSize: 100,
       concurrency: 8,
@@ -62,11 +62,6 @@ export async function runDemo(config: Config, log: Logger, opts: DemoOptions): P
   } finally {
     await stop();
   }
-}
-
-/** The generator's average is ~10 messages per person; the bar only needs an estimate. */
-function estimateMessages(opts: DemoOptions): number {
-  return opts.people * 10;
 }
 
 /** Resolves the events into profiles and explains a few: a multi-device shopper, a shared device. */

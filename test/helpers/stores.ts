@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openClickhouse } from '../../src/clients/clickhouse.ts';
 import { openPostgres } from '../../src/clients/postgres.ts';
 import { openRedis } from '../../src/clients/redis.ts';
 import { migrateAll, type Stores } from '../../src/runtime/stores.ts';
+import { createScratchDatabase } from '../../src/db/scratch-database.ts';
 import { loadConfig, type Config } from '../../src/config/env.ts';
 
 export interface TestStores extends Stores {
@@ -23,19 +23,8 @@ export function testId(): string {
 }
 
 /** A fresh PostgreSQL database on the test server; `drop` removes it. */
-export async function createTestDatabase(id: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const adminUrl = inject('pgAdminUrl');
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${id}`);
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${id}`;
-  return {
-    url: dbUrl.toString(),
-    drop: async () => {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+export function createTestDatabase(id: string): Promise<{ url: string; drop(): Promise<void> }> {
+  return createScratchDatabase(inject('pgAdminUrl'), id);
 }
 
 export async function openTestStores(opts: { migrate?: boolean } = { migrate: true }): Promise<TestStores> {

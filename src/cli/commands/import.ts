@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { importNdjson } from '../../ingest/ndjson-import.ts';
 import { withServices } from '../context.ts';
@@ -16,7 +16,10 @@ export function importCommand(program: Command): void {
     .argument('<file>', 'NDJSON file')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
-      if (!existsSync(file)) throw new CliError(`${file}: no such file`, 'Check the path; the file must hold one JSON message per line.');
+      const stat = statSync(file, { throwIfNoEntry: false });
+      if (!stat?.isFile()) {
+        throw new CliError(`${file}: ${stat ? 'not a file' : 'no such file'}`, 'Check the path; the file must hold one JSON message per line.');
+      }
       const summary = await withServices(async ({ services }) => {
         const progress = startProgress('import', 100, '%');
         try {
