@@ -2,6 +2,6 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/db/schema.ts', './identity/identity-schema.ts'],
+  schema: ['./src/db/schema.ts', './identity/identity-schema.ts', './src/sources/sources-schema.ts'],
   out: './migrations/postgres',
 });

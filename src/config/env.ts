@@ -33,6 +33,10 @@ export const envSchema = z.object({
     .string()
     .optional()
     .describe('JSON file with identifier types, priorities, limits, blocklist (see identity/README.md); unset: defaults'),
+  TESSERA_SOURCES_CONFIG: z
+    .string()
+    .optional()
+    .describe('JSON file declaring CDC source tables and CRM sources (see src/sources/README.md); unset: none'),
   IDENTITY_RESOLVE_EVERY_MS: z.coerce
     .number()
     .int()

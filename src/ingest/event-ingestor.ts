@@ -1,6 +1,7 @@
 import type { Clickhouse } from '../clients/clickhouse.ts';
 import { GroupCommit, type GroupCommitOptions } from '../common/group-commit.ts';
-import { prepareEvents, type EventRow, type IngestContext, type RejectedEventRow, type Rejection } from './prepare-events.ts';
+import { prepareEvents, type EventRow, type IngestContext, type Rejection } from './prepare-events.ts';
+import { DeadLetterWriter } from './dead-letters.ts';
 
 export interface IngestResult {
   accepted: number;
@@ -20,11 +21,11 @@ const EVENT_INSERT_SETTINGS = { optimize_on_insert: 0, async_insert: 0 } as cons
  */
 export class EventIngestor {
   private readonly events: GroupCommit<EventRow>;
-  private readonly rejects: GroupCommit<RejectedEventRow>;
+  private readonly rejects: DeadLetterWriter;
 
   constructor(ch: Clickhouse, opts: GroupCommitOptions = {}) {
     this.events = new GroupCommit((rows) => ch.insert('events', rows, EVENT_INSERT_SETTINGS), opts);
-    this.rejects = new GroupCommit((rows) => ch.insert('rejected_events', rows), opts);
+    this.rejects = new DeadLetterWriter(ch, opts);
   }
 
   /** Validates and stores `messages`; `origin(index)` names where each came from (route, file:line). */
@@ -42,9 +43,7 @@ export class EventIngestor {
 
   /** Stores records that never became events (unparseable lines, invalid bodies). */
   deadLetter(items: readonly { origin: string; index: number; code: string; message: string; payload: string }[], source: string): Promise<void> {
-    return this.rejects.write(
-      items.map((r) => ({ source, origin: r.origin, position: r.index, code: r.code, message: r.message, payload: r.payload })),
-    );
+    return this.rejects.write(items.map((r) => ({ source, origin: r.origin, position: r.index, code: r.code, message: r.message, payload: r.payload })));
   }
 
   /** Waits for in-flight writes (shutdown). */

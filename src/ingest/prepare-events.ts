@@ -28,16 +28,6 @@ export interface EventRow {
   write_key_id: string;
 }
 
-/** One row of the ClickHouse `rejected_events` dead-letter table. */
-export interface RejectedEventRow {
-  source: string;
-  origin: string;
-  position: number;
-  code: string;
-  message: string;
-  payload: string;
-}
-
 export interface Rejection {
   index: number;
   code: 'invalid_json' | 'invalid_event' | 'unknown_type' | 'event_too_large';
