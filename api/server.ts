@@ -8,12 +8,13 @@ import { registerErrorHandling } from './errors.ts';
 import { segmentRoutes } from './routes/segment.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
+import { cdcRoutes, type CdcRouteDeps } from './routes/cdc.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
 
 /** Segment's limit for one request. */
 export const MAX_BODY_BYTES = 500 * 1024;
 
-export interface ApiDeps {
+export interface ApiDeps extends CdcRouteDeps {
   stores: Stores;
   ingestor: EventIngestor;
   keys: ApiKeyVerifier;
@@ -43,5 +44,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps.stores);
   segmentRoutes(app, deps);
   identityRoutes(app, deps);
+  cdcRoutes(app, deps);
   return app;
 }

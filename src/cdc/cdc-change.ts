@@ -29,6 +29,8 @@ export interface CdcChange {
   units?: Readonly<Record<string, TimeUnit>>;
   /** Where it came from, for dead letters (`POST /v1/cdc/debezium#3`, `wal 0/16B3748`). */
   origin: string;
+  /** Position in its request (dead letters and responses refer to it); default: position in the batch. */
+  index?: number;
 }
 
 /** Why a change could not be applied; it goes to the dead-letter table with this. */

@@ -106,7 +106,8 @@ export function prepareChanges(changes: readonly CdcChange[], config: SourcesCon
     return rows;
   };
 
-  changes.forEach((change, index) => {
+  changes.forEach((change, at) => {
+    const index = change.index ?? at;
     const reject = (code: CdcRejection['code'], message: string) =>
       rejections.push({ index, code, message, source: change.source, table: change.table, origin: change.origin, payload: JSON.stringify(change, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) });
     const tableConfig = config.cdc[change.source]?.tables[change.table];

@@ -6,6 +6,7 @@ import { IdentityService } from '../../identity/identity-service.ts';
 import { loadIdentityConfig } from '../../identity/load-identity-config.ts';
 import { loadSourcesConfig, type SourcesConfig } from '../sources/sources-config.ts';
 import { CdcWriter } from '../cdc/cdc-writer.ts';
+import { CdcStatusReader } from '../cdc/cdc-status.ts';
 
 /** The services built on the stores; one place wires them so the API, CLI and tests agree. */
 export interface Services {
@@ -17,6 +18,7 @@ export interface Services {
   /** The declared CDC tables and CRM sources. */
   sources: SourcesConfig;
   cdc: CdcWriter;
+  cdcStatus: CdcStatusReader;
 }
 
 type ServiceConfig = Pick<Config, 'INGEST_MAX_BATCH_ROWS' | 'INGEST_LINGER_MS' | 'TESSERA_IDENTITY_CONFIG' | 'IDENTITY_SETTLE_MS' | 'TESSERA_SOURCES_CONFIG'>;
@@ -34,5 +36,6 @@ export function createServices(stores: Stores, config: ServiceConfig, opts: { so
     identity: new IdentityService(stores.pg, stores.ch, loadIdentityConfig(config.TESSERA_IDENTITY_CONFIG), { settleMs: config.IDENTITY_SETTLE_MS }),
     sources,
     cdc: new CdcWriter(stores.ch, stores.pg, sources, groupCommit),
+    cdcStatus: new CdcStatusReader(stores.ch, stores.pg, sources),
   };
 }

@@ -3,6 +3,7 @@ import { buildServer } from '../../api/server.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
 import type { TestStores } from './stores.ts';
+import type { SourcesConfig } from '../../src/sources/sources-config.ts';
 
 export interface TestApi {
   app: FastifyInstance;
@@ -14,8 +15,8 @@ export interface TestApi {
   bearer: string;
 }
 
-export async function buildTestApi(stores: TestStores): Promise<TestApi> {
-  const services = createServices(stores, stores.config);
+export async function buildTestApi(stores: TestStores, opts: { sources?: SourcesConfig } = {}): Promise<TestApi> {
+  const services = createServices(stores, stores.config, opts);
   const app = await buildServer({ ...services, log: createLogger('silent') });
   const { key } = await services.apiKeys.create('write', 'test');
   const read = await services.apiKeys.create('read', 'test');
