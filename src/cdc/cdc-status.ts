@@ -68,9 +68,9 @@ export class CdcStatusReader {
       entry(source, table).deadLetters = Number(d.n);
     }
 
-    const drift = await this.pg.sql<{ source: string; table_name: string; column_name: string; first_seen_at: Date }[]>`
+    const drift = await this.pg.sql<{ source: string; table_name: string; column_name: string; first_seen_at: Date | string }[]>`
       SELECT source, table_name, column_name, first_seen_at FROM cdc_schema_drift ORDER BY first_seen_at, column_name`;
-    for (const d of drift) entry(d.source, d.table_name).drift.push({ column: d.column_name, firstSeenAt: d.first_seen_at.toISOString() });
+    for (const d of drift) entry(d.source, d.table_name).drift.push({ column: d.column_name, firstSeenAt: new Date(d.first_seen_at).toISOString() });
 
     for (const t of tables.values()) {
       if (!t.declared || t.changes === 0) continue;
