@@ -8,7 +8,7 @@ import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import type { Postgres } from '../src/clients/postgres.ts';
 import { NotFoundError, ValidationError } from '../src/common/errors.ts';
 import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
-import { readNewEvents, START_CURSOR, streamAllEvents, type IngestCursor } from './event-records.ts';
+import { readNewRecords, START_CURSOR, STREAM_NAMES, streamAllRecords, streamOf, type IngestCursor, type StreamName } from './source-records.ts';
 import { buildProfileGraph, explainPath, explainProfile, type PathStep, type ProfileExplanation, type ProfileGraph } from './explain.ts';
 import { identifierKey, parseIdentifierKey } from './identifier.ts';
 import type { ResolvedIdentityConfig } from './identity-config.ts';
@@ -21,18 +21,24 @@ import { ResolverEngine } from './resolver-engine.ts';
 import type { ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
 
 export const RESOLVE_JOB = 'identity.resolve';
+
+/** The checkpoint of each record stream's incremental cursor. */
+export function resolveCheckpoint(stream: StreamName): string {
+  return stream === 'events' ? RESOLVE_JOB : `${RESOLVE_JOB}:${stream}`;
+}
 export const MAP_SYNC_JOB = 'identity.map_sync';
 
 export interface IdentityServiceOptions {
-  /** Events per incremental batch. */
+  /** Records per incremental batch. */
   batchSize?: number;
-  /** Events younger than this are left for the next run (inserts in flight commit later). */
+  /** Records younger than this are left for the next run (inserts in flight commit later). */
   settleMs?: number;
 }
 
 export interface RunSummary extends ResolutionStats {
   batches: number;
-  events: number;
+  /** Records read per stream (events, CDC changes, CRM records). */
+  read: Record<StreamName, number>;
   mapRowsCopied: number;
   seconds: number;
 }
@@ -69,55 +75,60 @@ export class IdentityService {
   }
 
   /**
-   * Resolves the events ingested since the last run, batch by batch. Each batch's changes and its
-   * cursor commit in one transaction under the identity lock, so a crash loses nothing and
-   * applies nothing twice, and two runs at once take turns.
+   * Resolves the records (events, CDC changes, CRM records) ingested since the last run, stream by
+   * stream, batch by batch. Each batch's changes and its stream's cursor commit in one transaction
+   * under the identity lock, so a crash loses nothing and applies nothing twice, and two runs at
+   * once take turns.
    */
   async resolve(onProgress?: (summary: RunSummary) => void): Promise<RunSummary> {
     const started = Date.now();
-    const summary: RunSummary = { ...emptyStats(), batches: 0, events: 0, mapRowsCopied: 0, seconds: 0 };
-    for (;;) {
-      const more = await this.repo.transaction(async (tx) => {
-        const cursor = (await readCheckpoint<IngestCursor>(tx, RESOLVE_JOB)) ?? START_CURSOR;
-        const { records, cursor: next } = await readNewEvents(this.ch, cursor, { limit: this.batchSize, settleMs: this.settleMs });
-        if (records.length === 0) return false;
-        // Events are applied in ingestion batches; within a batch in (timestamp, id) order.
-        const diff = await resolveBatch(records, { checkpoint: null, load: this.repo.loader(tx) }, this.config);
-        await this.repo.writeDiff(tx, diff);
-        await writeCheckpoint(tx, RESOLVE_JOB, next);
-        addStats(summary, diff.stats);
-        summary.batches++;
-        summary.events += records.length;
-        return records.length === this.batchSize;
-      });
-      summary.mapRowsCopied += await this.syncMap();
-      onProgress?.(summary);
-      if (!more) break;
+    const summary: RunSummary = { ...emptyStats(), batches: 0, read: { events: 0, cdc: 0, crm: 0 }, mapRowsCopied: 0, seconds: 0 };
+    for (const stream of STREAM_NAMES) {
+      for (;;) {
+        const more = await this.repo.transaction(async (tx) => {
+          const cursor = (await readCheckpoint<IngestCursor>(tx, resolveCheckpoint(stream))) ?? START_CURSOR;
+          const { records, cursor: next } = await readNewRecords(this.ch, stream, cursor, { limit: this.batchSize, settleMs: this.settleMs });
+          if (records.length === 0) return false;
+          // Records are applied in ingestion batches; within a batch in (timestamp, id) order.
+          const diff = await resolveBatch(records, { checkpoint: null, load: this.repo.loader(tx) }, this.config);
+          await this.repo.writeDiff(tx, diff);
+          await writeCheckpoint(tx, resolveCheckpoint(stream), next);
+          addStats(summary, diff.stats);
+          summary.batches++;
+          summary.read[stream] += records.length;
+          return records.length === this.batchSize;
+        });
+        summary.mapRowsCopied += await this.syncMap();
+        onProgress?.(summary);
+        if (!more) break;
+      }
     }
     summary.seconds = (Date.now() - started) / 1000;
     return summary;
   }
 
   /**
-   * Resolves every event from scratch in (timestamp, message_id) order and replaces the graph
-   * (overrides stay and are honoured). The incremental cursor moves to where the rebuild stopped.
+   * Resolves every record of every stream from scratch in (timestamp, record id) order and replaces
+   * the graph (overrides stay and are honoured). The incremental cursors move to where it stopped.
    */
-  async rebuild(onProgress?: (events: number) => void): Promise<RunSummary> {
+  async rebuild(onProgress?: (records: number) => void): Promise<RunSummary> {
     const started = Date.now();
     const overrides = await this.repo.overrides();
     const engine = new ResolverEngine(this.config, null, { capacity: 1 << 16 });
     engine.addOverrides(overrides);
-    const { cursor, events } = await streamAllEvents(this.ch, { settleMs: this.settleMs }, (record) => {
+    const read = { events: 0, cdc: 0, crm: 0 };
+    const { cursors } = await streamAllRecords(this.ch, { settleMs: this.settleMs }, (record) => {
+      read[streamOf(record.source)]++;
       engine.applyRecord(record);
       if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
     });
     const diff = engine.diff();
     await this.repo.transaction(async (tx) => {
       await this.repo.replaceAll(tx, diff);
-      await writeCheckpoint(tx, RESOLVE_JOB, cursor);
+      for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
     });
     const mapRowsCopied = await this.syncMap();
-    return { ...diff.stats, batches: 1, events, mapRowsCopied, seconds: (Date.now() - started) / 1000 };
+    return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000 };
   }
 
   /** Copies identity map changes (by version) to ClickHouse; resumable from its checkpoint. */

@@ -73,7 +73,7 @@ async function printIdentity(services: Services, out: (line?: string) => void): 
   const run = await identity.resolve();
   const stats = await identity.stats();
   out(
-    `${formatNumber(run.events)} events resolved in ${run.seconds.toFixed(1)} s: ${formatNumber(stats.profiles)} profiles, ` +
+    `${formatNumber(run.read.events)} events resolved in ${run.seconds.toFixed(1)} s: ${formatNumber(stats.profiles)} profiles, ` +
       `${formatNumber(stats.identifiers)} identifiers, ${formatNumber(run.merges)} merges, ${formatNumber(run.rejectedLinks)} refused links.`,
   );
   out(table(stats.byType, ['type', 'identifiers']));

@@ -28,7 +28,7 @@ export async function startScheduler(
     async (job) => {
       if (job.name !== 'identity.resolve') throw new Error(`unknown job ${job.name}`);
       const summary = await services.identity.resolve();
-      if (summary.events > 0) log.info({ job: job.name, ...summary }, 'identity resolved');
+      if (summary.batches > 0) log.info({ job: job.name, ...summary }, 'identity resolved');
       return summary;
     },
     { connection, prefix, concurrency: 1 },

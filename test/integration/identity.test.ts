@@ -59,7 +59,7 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
       ev({ type: 'track', anonymousId: 'anon-ctx', event: 'X', context: { traits: { email: 'ctx@example.com' }, device: { id: 'dev-ctx' }, externalIds: [{ id: 'C-1', type: 'crm_id' }] } }),
     ]);
     const summary = await identity.resolve();
-    expect(summary).toMatchObject({ events: 22, batches: 1, records: 22 });
+    expect(summary).toMatchObject({ read: { events: 22, cdc: 0, crm: 0 }, batches: 1, records: 22 });
     expect(summary.mapRowsCopied).toBeGreaterThan(20);
   });
   afterAll(() => stores.close());
@@ -135,7 +135,7 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     t = Date.parse('2026-02-01T00:00:00Z');
     await ingest([ev({ type: 'page', anonymousId: 'shared-anon', context: { device: { id: 'shared-dev' } } })]);
     const summary = await identity.resolve();
-    expect(summary).toMatchObject({ events: 0, batches: 0, records: 0 });
+    expect(summary).toMatchObject({ read: { events: 0, cdc: 0, crm: 0 }, batches: 0, records: 0 });
     expect(await stores.pg.sql`SELECT key, profile_id, version FROM identity_identifiers ORDER BY key`).toEqual(before);
     expect(await stores.pg.sql`SELECT * FROM identity_edges ORDER BY a, b, source`).toEqual(edgesBefore);
   });
@@ -145,7 +145,7 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     await new Promise((r) => setTimeout(r, 5));
     await ingest([{ type: 'identify', userId: 'twice', anonymousId: 'second-copy', messageId: 'twice-1' }]);
     const summary = await identity.resolve();
-    expect(summary.events).toBe(1);
+    expect(summary.read.events).toBe(1);
     expect(await profileOf('anonymous_id', 'first-copy')).toBe(await profileOf('user_id', 'twice'));
     await expect(identity.lookup('anonymous_id:second-copy')).rejects.toThrow('No profile');
   });
@@ -186,7 +186,7 @@ describe('incremental runs and a rebuild give the same graph', () => {
     const afterIncremental = await snapshot();
     expect(afterIncremental.map.length).toBeGreaterThan(500);
     const summary = await incremental.rebuild();
-    expect(summary.events).toBe(messages.length);
+    expect(summary.read.events).toBe(messages.length);
     expect(await snapshot()).toEqual(afterIncremental);
     expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
   });

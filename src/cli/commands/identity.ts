@@ -9,7 +9,7 @@ const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(
 function runSummary(title: string, s: RunSummary): string {
   return [
     title,
-    `  events      ${formatNumber(s.events)} in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s`,
+    `  read        ${formatNumber(s.read.events)} events, ${formatNumber(s.read.cdc)} CDC changes, ${formatNumber(s.read.crm)} CRM records in ${s.batches} batch(es), ${s.seconds.toFixed(1)} s`,
     `  records     ${formatNumber(s.records)} applied, ${formatNumber(s.empty)} without a valid identifier`,
     `  identifiers ${formatNumber(s.newIdentifiers)} new, ${formatNumber(s.merges)} merge(s)`,
     `  refused     ${formatNumber(s.rejectedLinks)} link(s) (see \`tessera identity stats\`)`,
@@ -48,12 +48,12 @@ export function identityCommand(program: Command): void {
   const identity = program.command('identity').description('the identity graph: resolve, rebuild, inspect, correct');
   identity
     .command('resolve')
-    .description('resolve events ingested since the last run (incremental)')
+    .description('resolve events, CDC changes and CRM records ingested since the last run (incremental)')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { json?: boolean }) => {
       const summary = await withServices(({ services }) =>
         services.identity.resolve((s) => {
-          if (!opts.json) process.stderr.write(`resolved ${formatNumber(s.events)} events...\n`);
+          if (!opts.json) process.stderr.write(`resolved ${formatNumber(s.read.events + s.read.cdc + s.read.crm)} records...\n`);
         }),
       );
       print(opts.json ?? false, summary, () => runSummary('Incremental resolution', summary));
@@ -65,7 +65,7 @@ export function identityCommand(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const summary = await withServices(({ services }) =>
         services.identity.rebuild((n) => {
-          if (!opts.json) process.stderr.write(`read ${formatNumber(n)} events...\n`);
+          if (!opts.json) process.stderr.write(`read ${formatNumber(n)} records...\n`);
         }),
       );
       print(opts.json ?? false, summary, () => runSummary('Rebuild', summary));
