@@ -48,7 +48,8 @@ export function toEpochMs(value: unknown, unit?: TimeUnit): number | undefined {
   if (/^-?\d+(\.\d+)?$/.test(s)) return toEpochMs(Number(s), unit);
   // PostgreSQL text (`2026-01-02 03:04:05.678+00`, `2026-01-02`) and ISO-8601; no zone means UTC.
   let iso = s.replace(' ', 'T');
-  if (/[+-]\d\d$/.test(iso)) iso += ':00';
+  // A trailing `+HH` / `-HH` is a zone only after a time (`2026-01-02` ends in a day, not a zone).
+  if (iso.includes('T') && /[+-]\d\d$/.test(iso)) iso += ':00';
   else if (!/([zZ]|[+-]\d\d:?\d\d)$/.test(iso) && iso.includes('T')) iso += 'Z';
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? undefined : ms;
