@@ -9,12 +9,13 @@ import { segmentRoutes } from './routes/segment.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { cdcRoutes, type CdcRouteDeps } from './routes/cdc.ts';
+import { crmRoutes, type CrmRouteDeps } from './routes/crm.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
 
 /** Segment's limit for one request. */
 export const MAX_BODY_BYTES = 500 * 1024;
 
-export interface ApiDeps extends CdcRouteDeps {
+export interface ApiDeps extends CdcRouteDeps, CrmRouteDeps {
   stores: Stores;
   ingestor: EventIngestor;
   keys: ApiKeyVerifier;
@@ -45,5 +46,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   segmentRoutes(app, deps);
   identityRoutes(app, deps);
   cdcRoutes(app, deps);
+  crmRoutes(app, deps);
   return app;
 }

@@ -7,6 +7,7 @@ import { loadIdentityConfig } from '../../identity/load-identity-config.ts';
 import { loadSourcesConfig, type SourcesConfig } from '../sources/sources-config.ts';
 import { CdcWriter } from '../cdc/cdc-writer.ts';
 import { CdcStatusReader } from '../cdc/cdc-status.ts';
+import { CrmWriter } from '../crm/crm-writer.ts';
 
 /** The services built on the stores; one place wires them so the API, CLI and tests agree. */
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   sources: SourcesConfig;
   cdc: CdcWriter;
   cdcStatus: CdcStatusReader;
+  crm: CrmWriter;
 }
 
 type ServiceConfig = Pick<Config, 'INGEST_MAX_BATCH_ROWS' | 'INGEST_LINGER_MS' | 'TESSERA_IDENTITY_CONFIG' | 'IDENTITY_SETTLE_MS' | 'TESSERA_SOURCES_CONFIG'>;
@@ -37,5 +39,6 @@ export function createServices(stores: Stores, config: ServiceConfig, opts: { so
     sources,
     cdc: new CdcWriter(stores.ch, stores.pg, sources, groupCommit),
     cdcStatus: new CdcStatusReader(stores.ch, stores.pg, sources),
+    crm: new CrmWriter(stores.ch, groupCommit),
   };
 }
