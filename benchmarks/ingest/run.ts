@@ -7,8 +7,7 @@
  * The API runs as `tessera start` in a child process, as it would in production (the load generator
  * is this process); the baseline runs in this process on a chdb directory of its own.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,8 @@ import { openClickhouse, type Clickhouse } from '../../src/clients/clickhouse.ts
 import { migrateClickhouse } from '../../src/db/migrate-clickhouse.ts';
 import { prepareEvents, type EventRow } from '../../src/ingest/prepare-events.ts';
 import { report } from '../lib/report.ts';
+import { concurrently } from '../lib/concurrently.ts';
+import { startTesseraProcess } from '../lib/tessera-process.ts';
 
 const { values: args } = parseArgs({
   options: { events: { type: 'string', default: '200000' }, senders: { type: 'string', default: '8' } },
@@ -39,58 +40,23 @@ async function count(ch: Clickhouse): Promise<number> {
   return Number(row!.n);
 }
 
-/** Runs `worker` on `senders` concurrent loops over `items`; returns elapsed seconds. */
-async function concurrently<T>(items: T[], senders: number, worker: (item: T) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: senders }, async () => {
-      while (next < items.length) await worker(items[next++]!);
-    }),
-  );
-  return (performance.now() - started) / 1000;
-}
-
-async function waitForFile(file: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await readFile(file, 'utf8');
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${file} did not appear`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 async function benchApi(all: unknown[]): Promise<{ seconds: number; stored: number }> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-api-'));
-  const env = { ...process.env, TESSERA_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', CLICKHOUSE_DATABASE: 'bench' };
-  const server = spawn('node', ['bin/tessera.js', 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const tessera = await startTesseraProcess();
   try {
-    const info = JSON.parse(await waitForFile(path.join(dataDir, 'instance.json'), 60_000)) as { apiUrl: string; clickhouseUrl: string };
-    const keyOut = await new Promise<string>((resolve, reject) => {
-      const p = spawn('node', ['bin/tessera.js', 'keys', 'create', '--scope', 'write', '--json'], { env });
-      let out = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error('keys create failed'))));
-    });
-    const auth = `Basic ${Buffer.from(`${JSON.parse(keyOut).key}:`).toString('base64')}`;
+    const auth = `Basic ${Buffer.from(`${tessera.writeKey}:`).toString('base64')}`;
     const bodies: string[] = [];
     for (let i = 0; i < all.length; i += BATCH) bodies.push(JSON.stringify({ batch: all.slice(i, i + BATCH), sentAt: new Date().toISOString() }));
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
-      const res = await fetch(`${info.apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
+      const res = await fetch(`${tessera.apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
       if (res.status !== 200) throw new Error(`API answered ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     });
-    const ch = await openClickhouse({ target: { url: info.clickhouseUrl }, database: 'bench' });
+    const ch = await openClickhouse({ target: { url: tessera.clickhouseUrl }, database: 'bench' });
     const stored = await count(ch);
     await ch.close();
     return { seconds, stored };
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    await rm(dataDir, { recursive: true, force: true });
+    await tessera.stop();
   }
 }
 

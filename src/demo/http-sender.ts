@@ -1,4 +1,8 @@
 export interface SendOptions {
+  /** Default `/v1/batch`. */
+  path?: string;
+  /** The request body of one batch; default Segment's `{ batch, sentAt }`. */
+  body?: (batch: unknown[]) => unknown;
   batchSize?: number;
   concurrency?: number;
   onProgress?: (sent: number) => void;
@@ -12,12 +16,14 @@ export interface SendResult {
 }
 
 /**
- * Sends messages to `POST /v1/batch` as a Segment SDK would (HTTP Basic with the write key), in
- * batches, from `concurrency` concurrent senders. Any non-2xx answer fails the run.
+ * Sends messages to `POST /v1/batch` (or `opts.path`) as a Segment SDK would (HTTP Basic with the
+ * write key), in batches, from `concurrency` concurrent senders. Any non-2xx answer fails the run.
  */
 export async function sendBatches(baseUrl: string, writeKey: string, messages: Iterable<unknown>, opts: SendOptions = {}): Promise<SendResult> {
   const batchSize = opts.batchSize ?? 100;
   const concurrency = opts.concurrency ?? 8;
+  const path = opts.path ?? '/v1/batch';
+  const toBody = opts.body ?? ((batch: unknown[]) => ({ batch, sentAt: new Date().toISOString() }));
   const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
   const iterator = messages[Symbol.iterator]();
   const result: SendResult = { sent: 0, accepted: 0, rejected: 0, seconds: 0 };
@@ -35,13 +41,13 @@ export async function sendBatches(baseUrl: string, writeKey: string, messages: I
 
   const sender = async () => {
     for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
-      const res = await fetch(`${baseUrl}/v1/batch`, {
+      const res = await fetch(`${baseUrl}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: auth },
-        body: JSON.stringify({ batch, sentAt: new Date().toISOString() }),
+        body: JSON.stringify(toBody(batch)),
       });
       const body = (await res.json()) as { accepted?: number; rejected?: unknown[]; error?: { message: string } };
-      if (!res.ok) throw new Error(`POST /v1/batch answered ${res.status}: ${body.error?.message ?? 'no message'}`);
+      if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${body.error?.message ?? 'no message'}`);
       result.sent += batch.length;
       result.accepted += body.accepted ?? 0;
       result.rejected += body.rejected?.length ?? 0;

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/env.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Clickhouse } from '../clients/clickhouse.ts';
@@ -10,6 +11,10 @@ import { startProgress } from '../cli/progress.ts';
 import { formatNumber, table } from '../cli/output.ts';
 import { sendBatches } from './http-sender.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
+import { generateShop } from '../../benchmarks/generator/shop.ts';
+import { shopDatabase } from './shop-database.ts';
+
+const DEMO_SOURCES = fileURLToPath(new URL('./shop-sources.json', import.meta.url));
 
 export interface DemoOptions {
   people: number;
@@ -20,7 +25,9 @@ export interface DemoOptions {
  * The main job end to end on whatever stores are configured (embedded by default): generate an
  * online shop's traffic, send it through the HTTP API as an SDK would, and show what was stored.
  */
-export async function runDemo(config: Config, log: Logger, opts: DemoOptions): Promise<void> {
+export async function runDemo(userConfig: Config, log: Logger, opts: DemoOptions): Promise<void> {
+  // The demo's shop database and CRM are declared in shop-sources.json unless the user has a config.
+  const config = { ...userConfig, TESSERA_SOURCES_CONFIG: userConfig.TESSERA_SOURCES_CONFIG ?? DEMO_SOURCES };
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`Tessera demo: ${formatNumber(opts.people)} shoppers (seed ${opts.seed}), data in ${config.dataDir}`);
 
@@ -58,10 +65,30 @@ export async function runDemo(config: Config, log: Logger, opts: DemoOptions): P
         `(${formatNumber(result.sent / result.seconds)} events/s): ${formatNumber(result.accepted)} accepted, ${formatNumber(result.rejected)} rejected.`,
     );
     await printStored(services.stores.ch, out);
+    await sendShopDatabase(apiUrl, key, opts, services, out);
     await printIdentity(services, out);
   } finally {
     await stop();
   }
+}
+
+/**
+ * The shop's production database as Debezium Server would stream it (customers, orders) over
+ * HTTP, then what the CDC tables hold.
+ */
+async function sendShopDatabase(apiUrl: string, key: string, opts: DemoOptions, services: Services, out: (line?: string) => void): Promise<void> {
+  const db = shopDatabase(generateShop({ people: opts.people, seed: opts.seed }), opts.seed);
+  out();
+  out(`Streaming the shop database (${formatNumber(db.changes.length)} Debezium change events: customers, orders) to POST /v1/cdc/debezium...`);
+  const sent = await sendBatches(apiUrl, key, db.changes, { path: '/v1/cdc/debezium?source=shop', body: (batch) => batch, batchSize: 500 });
+  out(`${formatNumber(sent.accepted)} changes applied, ${formatNumber(sent.rejected)} dead-lettered, in ${sent.seconds.toFixed(1)} s.`);
+  const status = await services.cdcStatus.status();
+  out(
+    table(
+      status.map((t) => ({ table: `${t.source}.${t.table}`, 'current rows': t.rows, changes: t.changes, 'last change': t.lastChangeAt?.slice(0, 19) ?? '', 'dead letters': t.deadLetters })),
+      ['table', 'current rows', 'changes', 'last change', 'dead letters'],
+    ),
+  );
 }
 
 /** Resolves the events into profiles and explains a few: a multi-device shopper, a shared device. */
@@ -69,11 +96,11 @@ async function printIdentity(services: Services, out: (line?: string) => void): 
   // Every event sent was acknowledged, so none is still in flight: no need to wait for inserts to settle.
   const identity = new IdentityService(services.stores.pg, services.stores.ch, services.identity.config, { settleMs: 0 });
   out();
-  out('Resolving identities (incremental run over the new events)...');
+  out('Resolving identities (incremental run over the new events, CDC changes and CRM records)...');
   const run = await identity.resolve();
   const stats = await identity.stats();
   out(
-    `${formatNumber(run.read.events)} events resolved in ${run.seconds.toFixed(1)} s: ${formatNumber(stats.profiles)} profiles, ` +
+    `${formatNumber(run.read.events)} events, ${formatNumber(run.read.cdc)} CDC changes and ${formatNumber(run.read.crm)} CRM records resolved in ${run.seconds.toFixed(1)} s: ${formatNumber(stats.profiles)} profiles, ` +
       `${formatNumber(stats.identifiers)} identifiers, ${formatNumber(run.merges)} merges, ${formatNumber(run.rejectedLinks)} refused links.`,
   );
   out(table(stats.byType, ['type', 'identifiers']));
