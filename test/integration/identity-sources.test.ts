@@ -48,18 +48,31 @@ describe('identity from events, CDC rows and CRM records', () => {
     expect(view.edges.map((e) => e.source)).toEqual(['cdc:shop.public.customers']);
   });
 
+  it('joins a CRM contact whose email differs only by case to the app user', async () => {
+    const res = await post('/v1/crm/hubspot/records', [{ id: 'hs-1', email: ' ZED@Shop.COM', lifecycle_stage: 'lead', updated_at: '2026-01-02T00:00:00Z' }]);
+    expect(res.accepted).toBe(1);
+    const run = await api.services.identity.resolve();
+    expect(run.read).toEqual({ events: 0, cdc: 0, crm: 1 });
+    expect(await profileOf('crm_id', 'hs-1')).toBe(await profileOf('user_id', '42'));
+    const view = await api.services.identity.lookup('crm_id:hs-1');
+    expect(view.edges.map((e) => e.source)).toContain('crm:hubspot');
+  });
+
   it('reads only what arrived since its cursor, and a rebuild gives the same graph', async () => {
     await post('/v1/cdc/debezium', [
       { op: 'u', before: null, after: { id: 43, email: 'amy.new@shop.com' }, source: { name: 'shop', schema: 'public', table: 'customers', lsn: 20, ts_ms: T0 + 20_000 } },
       { op: 'd', before: { id: 1 }, after: null, source: { name: 'shop', schema: 'public', table: 'orders', lsn: 21, ts_ms: T0 + 21_000 } },
     ]);
+    // A newer version of the CRM contact with another address links both addresses.
+    await post('/v1/crm/hubspot/records', [{ id: 'hs-1', email: 'zed@work.example', updated_at: '2026-01-03T00:00:00Z' }]);
     const run = await api.services.identity.resolve();
-    expect(run.read).toEqual({ events: 0, cdc: 1, crm: 0 });
+    expect(run.read).toEqual({ events: 0, cdc: 1, crm: 1 });
+    expect(await profileOf('email', 'zed@work.example')).toBe(await profileOf('user_id', '42'));
     expect(await profileOf('email', 'amy.new@shop.com')).toBe(await profileOf('email', 'amy@shop.com'));
 
     const incremental = await mapSnapshot();
     const rebuilt = await api.services.identity.rebuild();
-    expect(rebuilt.read).toEqual({ events: 1, cdc: 4, crm: 0 });
+    expect(rebuilt.read).toEqual({ events: 1, cdc: 4, crm: 2 });
     expect(await mapSnapshot()).toEqual(incremental);
     expect((await api.services.identity.resolve()).read).toEqual({ events: 0, cdc: 0, crm: 0 });
   });
