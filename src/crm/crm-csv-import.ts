@@ -77,7 +77,7 @@ async function readHead(file: string, bytes = 64 * 1024): Promise<string> {
 }
 
 export async function importCrmCsv(file: string, writer: CrmWriter, source: string, mapping: CrmMapping, opts: CrmCsvImportOptions = {}): Promise<ImportSummary> {
-  const batchRecords = opts.batchRecords ?? 2000;
+  const batchRecords = opts.batchRecords ?? 5000;
   const totalBytes = (await stat(file)).size;
   const name = path.basename(file);
   const delimiter = opts.delimiter ?? detectDelimiter(await readHead(file));
@@ -93,16 +93,22 @@ export async function importCrmCsv(file: string, writer: CrmWriter, source: stri
     tally.reject({ line, code, message });
     bad.push({ origin: `${name}:${line}`, position: line, code, message, payload });
   };
-  const flush = async () => {
-    const numbers = lines;
-    const [result] = await Promise.all([writer.write(source, mapping, batch, (i) => `${name}:${numbers[i]}`), writer.deadLetter(source, bad)]);
+  const store = async (records: Record<string, string>[], numbers: number[], deadLetters: CrmDeadLetter[]) => {
+    const [result] = await Promise.all([writer.write(source, mapping, records, (i) => `${name}:${numbers[i]}`), writer.deadLetter(source, deadLetters)]);
     tally.summary.accepted += result.accepted;
     for (const r of result.rejected) tally.reject({ line: numbers[r.index]!, code: r.code, message: r.message });
+    tally.summary.lines = csv.lines();
+    opts.onProgress?.(stream.bytesRead, totalBytes, tally.summary);
+  };
+  /** One batch is stored while the next is read; a failed store fails the import at the next flush. */
+  let storing: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    await storing;
+    storing = store(batch, lines, bad);
+    storing.catch(() => undefined);
     batch = [];
     lines = [];
     bad = [];
-    tally.summary.lines = csv.lines();
-    opts.onProgress?.(stream.bytesRead, totalBytes, tally.summary);
   };
 
   for await (const item of csv.items) {
@@ -120,5 +126,7 @@ export async function importCrmCsv(file: string, writer: CrmWriter, source: stri
   }
   if (!header) throw new CsvHeaderError(`${file}: no header row${tally.summary.rejected > 0 ? ' that can be read' : ' (the file is empty)'}`);
   await flush();
+  await storing;
+  tally.summary.rejections.sort((a, b) => a.line - b.line);
   return tally.done();
 }

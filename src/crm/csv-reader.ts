@@ -74,12 +74,21 @@ export class LineCounter extends Transform {
   private total = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      const at = this.offset + i;
-      if (this.pendingCr && b !== LF) this.addBreak(at - 1);
-      if (b === LF) this.addBreak(at);
-      this.pendingCr = b === CR;
+    if (chunk.length === 0) return done(null, chunk);
+    // A `\r` that ended the previous chunk is a break of its own unless this one starts with `\n`.
+    if (this.pendingCr && chunk[0] !== LF) this.addBreak(this.offset - 1);
+    this.pendingCr = false;
+    let lf = chunk.indexOf(LF);
+    let cr = chunk.indexOf(CR);
+    while (lf !== -1 || cr !== -1) {
+      if (cr !== -1 && (lf === -1 || cr < lf)) {
+        if (cr + 1 === chunk.length) this.pendingCr = true;
+        else if (chunk[cr + 1] !== LF) this.addBreak(this.offset + cr);
+        cr = chunk.indexOf(CR, cr + 1);
+      } else {
+        this.addBreak(this.offset + lf);
+        lf = chunk.indexOf(LF, lf + 1);
+      }
     }
     this.offset += chunk.length;
     done(null, chunk);
