@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/env.ts';
 import type { Logger } from '../common/logger.ts';
@@ -12,7 +14,9 @@ import { formatNumber, table } from '../cli/output.ts';
 import { sendBatches } from './http-sender.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
 import { generateShop } from '../../benchmarks/generator/shop.ts';
-import { shopDatabase } from './shop-database.ts';
+import { contactsCsv, shopDatabase, type ShopDatabase } from './shop-database.ts';
+import { importCrmCsv } from '../crm/crm-csv-import.ts';
+import { crmSource } from '../sources/sources-config.ts';
 
 const DEMO_SOURCES = fileURLToPath(new URL('./shop-sources.json', import.meta.url));
 
@@ -65,7 +69,9 @@ export async function runDemo(userConfig: Config, log: Logger, opts: DemoOptions
         `(${formatNumber(result.sent / result.seconds)} events/s): ${formatNumber(result.accepted)} accepted, ${formatNumber(result.rejected)} rejected.`,
     );
     await printStored(services.stores.ch, out);
-    await sendShopDatabase(apiUrl, key, opts, services, out);
+    const shop = shopDatabase(generateShop({ people: opts.people, seed: opts.seed }), opts.seed);
+    await sendShopDatabase(apiUrl, key, shop, services, out);
+    await importCrmExport(config, shop, services, out);
     await printIdentity(services, out);
   } finally {
     await stop();
@@ -76,8 +82,7 @@ export async function runDemo(userConfig: Config, log: Logger, opts: DemoOptions
  * The shop's production database as Debezium Server would stream it (customers, orders) over
  * HTTP, then what the CDC tables hold.
  */
-async function sendShopDatabase(apiUrl: string, key: string, opts: DemoOptions, services: Services, out: (line?: string) => void): Promise<void> {
-  const db = shopDatabase(generateShop({ people: opts.people, seed: opts.seed }), opts.seed);
+async function sendShopDatabase(apiUrl: string, key: string, db: ShopDatabase, services: Services, out: (line?: string) => void): Promise<void> {
   out();
   out(`Streaming the shop database (${formatNumber(db.changes.length)} Debezium change events: customers, orders) to POST /v1/cdc/debezium...`);
   const sent = await sendBatches(apiUrl, key, db.changes, { path: '/v1/cdc/debezium?source=shop', body: (batch) => batch, batchSize: 500 });
@@ -89,6 +94,31 @@ async function sendShopDatabase(apiUrl: string, key: string, opts: DemoOptions, 
       ['table', 'current rows', 'changes', 'last change', 'dead letters'],
     ),
   );
+}
+
+/** The CRM's contact export, written as a CSV file and loaded as `tessera import crm` would. */
+async function importCrmExport(config: Config, db: ShopDatabase, services: Services, out: (line?: string) => void): Promise<void> {
+  const file = path.join(config.dataDir, 'demo', 'hubspot-contacts.csv');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, contactsCsv(db.contacts));
+  const summary = await importCrmCsv(file, services.crm, 'hubspot', crmSource(services.sources, 'hubspot'));
+  out();
+  out(`Loaded the CRM export ${file}: ${formatNumber(summary.accepted)} HubSpot contacts, ${formatNumber(summary.rejected)} rejected.`);
+}
+
+/** A profile that events, the shop database and the CRM all contributed to, with its edges' sources. */
+async function printJoinedProfile(services: Services, identity: IdentityService, out: (line?: string) => void): Promise<void> {
+  const ch = services.stores.ch;
+  const [joined] = await ch.query<{ profile_id: string }>(
+    `SELECT profile_id FROM ${ch.table('identity_map_current')} GROUP BY profile_id
+     HAVING countIf(id_type = 'crm_id') = 1 AND countIf(id_type = 'anonymous_id') >= 1 ORDER BY profile_id LIMIT 1`,
+  );
+  if (!joined) return;
+  const crm = (await identity.repo.members(joined.profile_id)).find((m) => m.type === 'crm_id')!;
+  const view = await identity.lookup(crm.key);
+  out();
+  out(`One person from three places (app events, the shop database, the CRM), profile ${view.profileId}:`);
+  out(table(view.edges.map((e) => ({ a: e.a, b: e.b, source: e.source, records: e.count })), ['a', 'b', 'source', 'records']));
 }
 
 /** Resolves the events into profiles and explains a few: a multi-device shopper, a shared device. */
@@ -125,6 +155,7 @@ async function printIdentity(services: Services, out: (line?: string) => void): 
     out(`Why ${anon.key} is ${user.key}:`);
     for (const step of why.path) out(`  ${step.from} — ${step.to} (${step.source}, first in ${step.firstRecordId}, ${step.count} record(s))`);
   }
+  await printJoinedProfile(services, identity, out);
   const refused = stats.refusedByRule[0];
   if (refused) {
     const [shared] = await services.stores.pg.sql<{ a: string; b: string; rule: string }[]>`
