@@ -3,7 +3,7 @@
  * several concurrent senders, as Debezium Server's HTTP sink posts them) into the changelog and
  * current-state tables, against the CDC writer called directly in the same run.
  *
- *   npm run bench:cdc -- [--changes 200000] [--senders 8] [--batch 200]
+ *   npm run bench:cdc-debezium -- [--changes 200000] [--senders 8] [--batch 200]
  *
  * The API runs as `tessera start` in a child process; the baseline runs in this process on a chdb
  * directory of its own.
