@@ -10,7 +10,7 @@
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse, type CsvError, type Info } from 'csv-parse';
+import { parse, type CsvError, type InfoRecord, type Options } from 'csv-parse';
 
 export interface CsvRow {
   kind: 'row';
@@ -141,6 +141,15 @@ export function readCsv(input: Readable, opts: { delimiter: string }): CsvReader
   let lastEnd = 0;
   let inBadRow = false;
 
+  /** With `raw: true` and no columns csv-parse hands on_record `{ record, raw }` (its typings cannot say so). */
+  const onRecord = ({ record, raw }: { record: string[]; raw: string }, info: InfoRecord): CsvRow => {
+    const end = info.bytes;
+    const line = counter.lineAt(end - 1) - record.reduce((n, field) => n + countBreaks(field), 0);
+    lastEnd = end;
+    inBadRow = false;
+    return { kind: 'row', line, fields: record, raw: rowText(raw) };
+  };
+
   const parser = parse({
     bom: true,
     delimiter: opts.delimiter,
@@ -149,13 +158,7 @@ export function readCsv(input: Readable, opts: { delimiter: string }): CsvReader
     skip_empty_lines: true,
     skip_records_with_error: true,
     raw: true,
-    on_record: (({ record, raw }: { record: string[]; raw: string }, info: Info & { raw?: string }) => {
-      const end = info.bytes;
-      const line = counter.lineAt(end - 1) - record.reduce((n, field) => n + countBreaks(field), 0);
-      lastEnd = end;
-      inBadRow = false;
-      return { kind: 'row', line, fields: record, raw: rowText(raw) } satisfies CsvRow;
-    }) as never,
+    on_record: onRecord as unknown as Options['on_record'],
     on_skip: (err: CsvError | undefined, raw: string | undefined) => {
       // A bad row may report several errors; the first one names it.
       if (inBadRow) return undefined;
