@@ -33,7 +33,7 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
   const stop = async () => {
     await app?.close();
     await scheduler?.close();
-    await services.ingestor.drain();
+    await Promise.all([services.ingestor.drain(), services.cdc.drain(), services.crm.drain()]);
     await proxy?.close();
     await removeInstance(config.dataDir);
     await stores.close();
