@@ -27,6 +27,7 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
   }
   const stores = await openStores(config, log, { migrate: true });
   const services = createServices(stores, config);
+  await services.cdc.ensureTables();
   let proxy: ClickhouseProxy | undefined;
   let app: FastifyInstance | undefined;
   let scheduler: Scheduler | undefined;
