@@ -63,32 +63,57 @@ export interface PreparedChanges {
 
 type Coerced = { ok: true; row: Record<string, unknown> } | { ok: false; code: 'missing_primary_key' | 'invalid_value'; message: string };
 
+/** A declared table, laid out once per batch for the per-change loop. */
+interface TablePlan {
+  config: CdcTableConfig;
+  stateTable: string;
+  columns: { name: string; type: CdcTableConfig['columns'][string]; isKey: boolean }[];
+  identifiers: [column: string, type: string][];
+}
+
+function tablePlan(source: string, table: string, config: CdcTableConfig): TablePlan {
+  return {
+    config,
+    stateTable: cdcTableNames(source, table).state,
+    columns: Object.entries(config.columns).map(([name, type]) => ({ name, type, isKey: config.primaryKey.includes(name) })),
+    identifiers: Object.entries(config.identifiers),
+  };
+}
+
 /** The declared columns of `row`, coerced; a missing primary key column or a bad value fails. */
-function coerceRow(config: CdcTableConfig, row: Record<string, unknown>, change: CdcChange, keyOnly: boolean): Coerced {
+function coerceRow(plan: TablePlan, row: Record<string, unknown>, change: CdcChange, keyOnly: boolean): Coerced {
   const out: Record<string, unknown> = {};
-  for (const [column, type] of Object.entries(config.columns)) {
-    const isKey = config.primaryKey.includes(column);
+  for (const { name, type, isKey } of plan.columns) {
     if (keyOnly && !isKey) {
-      out[column] = null;
+      out[name] = null;
       continue;
     }
-    const result = coerceValue(type, row[column], change.units?.[column]);
-    if (!result.ok) return { ok: false, code: 'invalid_value', message: `column ${column}: ${result.message}` };
-    if (isKey && result.value === null) {
-      return { ok: false, code: 'missing_primary_key', message: `primary key column ${column} is missing` };
-    }
-    out[column] = result.value;
+    const result = coerceValue(type, row[name], change.units?.[name]);
+    if (!result.ok) return { ok: false, code: 'invalid_value', message: `column ${name}: ${result.message}` };
+    if (isKey && result.value === null) return { ok: false, code: 'missing_primary_key', message: `primary key column ${name} is missing` };
+    out[name] = result.value;
   }
   return { ok: true, row: out };
 }
 
-function identifiersOf(config: CdcTableConfig, row: Record<string, unknown>): string {
+function identifiersOf(plan: TablePlan, row: Record<string, unknown>): string {
   const ids: [string, string][] = [];
-  for (const [column, type] of Object.entries(config.identifiers)) {
+  for (const [column, type] of plan.identifiers) {
     const v = row[column];
     if (v !== null && v !== undefined && v !== '') ids.push([type, typeof v === 'string' ? v : String(v)]);
   }
   return JSON.stringify(ids);
+}
+
+function keyOf(plan: TablePlan, row: Record<string, unknown>): string {
+  const values: unknown[] = [];
+  for (const column of plan.config.primaryKey) values.push(row[column]);
+  return JSON.stringify(values);
+}
+
+function rejection(change: CdcChange, index: number, code: CdcRejection['code'], message: string): CdcRejection {
+  const payload = JSON.stringify(change, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return { index, code, message, source: change.source, table: change.table, origin: change.origin, payload };
 }
 
 export function prepareChanges(changes: readonly CdcChange[], config: SourcesConfig): PreparedChanges {
@@ -96,66 +121,74 @@ export function prepareChanges(changes: readonly CdcChange[], config: SourcesCon
   const rejections: CdcRejection[] = [];
   const drift: DriftColumn[] = [];
   const driftSeen = new Set<string>();
+  const plans = new Map<string, TablePlan | null>();
   let accepted = 0;
   let rows: RowsStep | undefined;
-  const rowsStep = (): RowsStep => {
-    if (!rows) {
-      rows = { kind: 'rows', changelog: [], state: new Map() };
-      steps.push(rows);
-    }
-    return rows;
-  };
 
-  changes.forEach((change, at) => {
+  for (let at = 0; at < changes.length; at++) {
+    const change = changes[at]!;
     const index = change.index ?? at;
-    const reject = (code: CdcRejection['code'], message: string) =>
-      rejections.push({ index, code, message, source: change.source, table: change.table, origin: change.origin, payload: JSON.stringify(change, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) });
-    const tableConfig = config.cdc[change.source]?.tables[change.table];
-    if (!tableConfig) {
-      reject(
-        config.cdc[change.source] ? 'unknown_table' : 'unknown_source',
-        config.cdc[change.source] ? `table ${change.table} is not declared in CDC source ${change.source}` : `CDC source ${change.source} is not declared`,
-      );
-      return;
+    const planKey = `${change.source}\0${change.table}`;
+    let plan = plans.get(planKey);
+    if (plan === undefined) {
+      const tableConfig = config.cdc[change.source]?.tables[change.table];
+      plan = tableConfig ? tablePlan(change.source, change.table, tableConfig) : null;
+      plans.set(planKey, plan);
     }
-    const names = cdcTableNames(change.source, change.table);
+    if (!plan) {
+      const known = config.cdc[change.source] !== undefined;
+      rejections.push(
+        rejection(change, index, known ? 'unknown_table' : 'unknown_source', known ? `table ${change.table} is not declared in CDC source ${change.source}` : `CDC source ${change.source} is not declared`),
+      );
+      continue;
+    }
     const base = { source: change.source, table_name: change.table, op: change.op, position: change.position.toString(), changed_at: change.changedAt };
 
     if (change.op === 't') {
-      rowsStep().changelog.push({ ...base, key: '', row: '{}', identifiers: '[]' });
-      steps.push({ kind: 'truncate', source: change.source, table: change.table, stateTable: names.state, primaryKey: tableConfig.primaryKey, position: change.position, changedAt: change.changedAt });
+      rows ??= pushRowsStep(steps);
+      rows.changelog.push({ ...base, key: '', row: '{}', identifiers: '[]' });
+      steps.push({ kind: 'truncate', source: change.source, table: change.table, stateTable: plan.stateTable, primaryKey: plan.config.primaryKey, position: change.position, changedAt: change.changedAt });
       rows = undefined;
       accepted++;
-      return;
+      continue;
     }
 
     const isDelete = change.op === 'd';
     const raw = isDelete ? change.before : change.after;
     if (!raw) {
-      reject('missing_primary_key', isDelete ? 'a delete without `before` has no primary key' : `a '${change.op}' change without \`after\``);
-      return;
+      rejections.push(rejection(change, index, 'missing_primary_key', isDelete ? 'a delete without `before` has no primary key' : `a '${change.op}' change without \`after\``));
+      continue;
     }
-    const coerced = coerceRow(tableConfig, raw, change, isDelete);
+    const coerced = coerceRow(plan, raw, change, isDelete);
     if (!coerced.ok) {
-      reject(coerced.code, coerced.message);
-      return;
+      rejections.push(rejection(change, index, coerced.code, coerced.message));
+      continue;
     }
     if (!isDelete) {
-      for (const column of Object.keys(raw)) {
-        if (column in tableConfig.columns) continue;
-        const id = `${change.source}\0${change.table}\0${column}`;
+      for (const column in raw) {
+        if (column in plan.config.columns) continue;
+        const id = `${planKey}\0${column}`;
         if (!driftSeen.has(id)) {
           driftSeen.add(id);
           drift.push({ source: change.source, table: change.table, column });
         }
       }
     }
-    const key = JSON.stringify(tableConfig.primaryKey.map((c) => coerced.row[c]));
-    const step = rowsStep();
-    step.changelog.push({ ...base, key, row: JSON.stringify(raw), identifiers: isDelete ? '[]' : identifiersOf(tableConfig, raw) });
-    const stateRows = step.state.get(names.state) ?? step.state.set(names.state, []).get(names.state)!;
-    stateRows.push({ ...coerced.row, _version: base.position, _deleted: isDelete ? 1 : 0, _changed_at: change.changedAt });
+    rows ??= pushRowsStep(steps);
+    rows.changelog.push({ ...base, key: keyOf(plan, coerced.row), row: JSON.stringify(raw), identifiers: isDelete ? '[]' : identifiersOf(plan, raw) });
+    let stateRows = rows.state.get(plan.stateTable);
+    if (!stateRows) rows.state.set(plan.stateTable, (stateRows = []));
+    coerced.row._version = base.position;
+    coerced.row._deleted = isDelete ? 1 : 0;
+    coerced.row._changed_at = change.changedAt;
+    stateRows.push(coerced.row as StateRow);
     accepted++;
-  });
+  }
   return { steps, rejections, drift, accepted };
+}
+
+function pushRowsStep(steps: WriteStep[]): RowsStep {
+  const step: RowsStep = { kind: 'rows', changelog: [], state: new Map() };
+  steps.push(step);
+  return step;
 }

@@ -58,6 +58,10 @@ export function toEpochMs(value: unknown, unit?: TimeUnit): number | undefined {
 const TRUE = new Set(['true', 't', '1', 'yes', 'y', 'on']);
 const FALSE = new Set(['false', 'f', '0', 'no', 'n', 'off']);
 
+function fail(type: ColumnType, value: unknown): Coerced {
+  return { ok: false, message: `${JSON.stringify(value)} is not a ${type}` };
+}
+
 /**
  * Coerces one value to a declared type. `null` / `undefined` stay null; an empty string is null for
  * every type but string. Returns a message (for the dead letter) when the value cannot be that type.
@@ -65,7 +69,6 @@ const FALSE = new Set(['false', 'f', '0', 'no', 'n', 'off']);
 export function coerceValue(type: ColumnType, value: unknown, unit?: TimeUnit): Coerced {
   if (value === null || value === undefined) return { ok: true, value: null };
   if (value === '' && type !== 'string') return { ok: true, value: null };
-  const fail = (): Coerced => ({ ok: false, message: `${JSON.stringify(value)} is not a ${type}` });
   switch (type) {
     case 'string':
       if (typeof value === 'string') return { ok: true, value };
@@ -73,28 +76,28 @@ export function coerceValue(type: ColumnType, value: unknown, unit?: TimeUnit): 
       return { ok: true, value: JSON.stringify(value) };
     case 'int': {
       const n = typeof value === 'string' ? Number(value.trim()) : typeof value === 'bigint' ? Number(value) : value;
-      return typeof n === 'number' && Number.isInteger(n) ? { ok: true, value: n } : fail();
+      return typeof n === 'number' && Number.isInteger(n) ? { ok: true, value: n } : fail(type, value);
     }
     case 'float': {
       const n = typeof value === 'string' ? Number(value.trim()) : typeof value === 'bigint' ? Number(value) : value;
-      return typeof n === 'number' && Number.isFinite(n) ? { ok: true, value: n } : fail();
+      return typeof n === 'number' && Number.isFinite(n) ? { ok: true, value: n } : fail(type, value);
     }
     case 'bool':
       if (typeof value === 'boolean') return { ok: true, value };
-      if (typeof value === 'number') return value === 0 || value === 1 ? { ok: true, value: value === 1 } : fail();
+      if (typeof value === 'number') return value === 0 || value === 1 ? { ok: true, value: value === 1 } : fail(type, value);
       if (typeof value === 'string') {
         const v = value.trim().toLowerCase();
         if (TRUE.has(v)) return { ok: true, value: true };
         if (FALSE.has(v)) return { ok: true, value: false };
       }
-      return fail();
+      return fail(type, value);
     case 'timestamp': {
       const ms = toEpochMs(value, unit);
-      return ms === undefined ? fail() : { ok: true, value: ms };
+      return ms === undefined ? fail(type, value) : { ok: true, value: ms };
     }
     case 'date': {
       const ms = toEpochMs(value, unit ?? (typeof value === 'number' ? 'days' : undefined));
-      return ms === undefined ? fail() : { ok: true, value: new Date(ms).toISOString().slice(0, 10) };
+      return ms === undefined ? fail(type, value) : { ok: true, value: new Date(ms).toISOString().slice(0, 10) };
     }
     case 'json':
       return { ok: true, value: typeof value === 'string' ? value : JSON.stringify(value) };
