@@ -155,6 +155,14 @@ describe('Debezium over HTTP', () => {
     expect((await current('customers')).find((r) => r.id === 1)!.email).toBe('ann@example.com');
   });
 
+  it('dead-letters a body that is not JSON instead of failing the stream', async () => {
+    const res = await api.app.inject({ method: 'POST', url: '/v1/cdc/debezium', headers: { authorization: api.basic, 'content-type': 'application/json' }, payload: '{"op": "c", "after": {' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 0, rejected: [{ index: 0, code: 'invalid_envelope' }] });
+    const [dead] = await stores.ch.query<{ payload: string }>(`SELECT payload FROM ${stores.ch.table('rejected_events')} WHERE message LIKE 'the body is not JSON%'`);
+    expect(dead!.payload).toBe('{"op": "c", "after": {');
+  });
+
   it('refuses requests without a write key', async () => {
     const res = await api.app.inject({ method: 'POST', url: '/v1/cdc/debezium', payload: [] });
     expect(res.statusCode).toBe(401);
