@@ -8,6 +8,7 @@ import { importCommand } from './commands/import.ts';
 import { keysCommand } from './commands/keys.ts';
 import { demoCommand } from './commands/demo.ts';
 import { identityCommand } from './commands/identity.ts';
+import { cdcCommand } from './commands/cdc.ts';
 
 const program = new Command('tessera')
   .description('Identity resolution and customer profile feature store')
@@ -19,6 +20,7 @@ migrateCommand(program);
 importCommand(program);
 keysCommand(program);
 identityCommand(program);
+cdcCommand(program);
 demoCommand(program);
 
 try {

@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { openTestStores, testId, type TestStores } from '../helpers/stores.ts';
+import { createTestDatabase, openTestStores, testId, type TestStores } from '../helpers/stores.ts';
 import { startLogicalPostgres, type LogicalPostgres } from '../helpers/logical-postgres.ts';
 import { shopSources } from '../fixtures/shop-sources.ts';
 import { createScratchDatabase } from '../../src/db/scratch-database.ts';
@@ -60,8 +65,10 @@ describe('PostgreSQL logical replication pull connector', () => {
   });
 
   afterAll(async () => {
-    await source?.unsafe(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${config.slot}'`);
-    await source?.unsafe(`DROP PUBLICATION IF EXISTS ${config.publication}`);
+    for (const name of [config.slot, `${config.slot}_cli`]) {
+      await source?.unsafe(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${name}'`);
+      await source?.unsafe(`DROP PUBLICATION IF EXISTS ${name}`);
+    }
     await source?.end();
     await database?.drop();
     await stores?.close();
@@ -231,4 +238,42 @@ describe('PostgreSQL logical replication pull connector', () => {
       await admin.end();
     }
   });
+
+  it('tessera cdc pull --until-caught-up copies, streams and prints a summary', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cdc-cli-'));
+    const tessera = await createTestDatabase(`${id}_cli`);
+    try {
+      const sourcesFile = path.join(dir, 'sources.json');
+      const cli = { ...config, slot: `${config.slot}_cli`, publication: `${config.slot}_cli` };
+      await writeFile(sourcesFile, JSON.stringify({ cdc: { shop: cli } }));
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        DATABASE_URL: tessera.url,
+        REDIS_URL: inject('redisUrl'),
+        REDIS_KEY_PREFIX: `${id}_cli:`,
+        CLICKHOUSE_DATABASE: `${id}_cli`,
+        TESSERA_DATA_DIR: dir,
+        TESSERA_SOURCES_CONFIG: sourcesFile,
+        LOG_LEVEL: 'warn',
+      };
+      delete env.CLICKHOUSE_URL;
+      const run = (...args: string[]) => promisify(execFile)('node', ['bin/tessera.js', 'cdc', ...args], { env, timeout: 60_000 });
+      const first = JSON.parse((await run('pull', '--source', 'shop', '--until-caught-up', '--json')).stdout);
+      const [{ n }] = (await source`SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers) AS n`) as unknown as [{ n: string }];
+      expect(first).toMatchObject({ source: 'shop', phase: 'stopped', snapshotRows: Number(n), stoppedBy: 'caught up' });
+
+      await source`INSERT INTO customers (id, email, name) VALUES (500, 'cli@example.com', 'Cli')`;
+      const second = await run('pull', '--source', 'shop', '--until-caught-up');
+      expect(second.stdout).toMatch(/CDC pull of source shop stopped \(caught up\)[\s\S]*changes\s+1 applied in 1 transactions/);
+
+      const status = JSON.parse((await run('status', '--json')).stdout) as { table: string; rows: number }[];
+      expect(status.find((t) => t.table === 'public.customers')?.rows).toBe(3);
+
+      const missing = await run('pull', '--source', 'nope').catch((err: { stderr: string }) => err);
+      expect((missing as { stderr: string }).stderr).toMatch(/No CDC source 'nope' is declared \(declared: shop\)/);
+    } finally {
+      await tessera.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
