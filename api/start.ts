@@ -7,6 +7,7 @@ import { startClickhouseProxy, type ClickhouseProxy } from '../src/runtime/click
 import { findRunningInstance, removeInstance, writeInstance } from '../src/runtime/instance.ts';
 import { buildServer } from './server.ts';
 import { startScheduler, type Scheduler } from '../src/jobs/scheduler.ts';
+import { startPullJobs, type PullJobs } from '../src/cdc/postgres/pull-jobs.ts';
 
 export interface RunningTessera {
   app: FastifyInstance;
@@ -31,8 +32,10 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
   let proxy: ClickhouseProxy | undefined;
   let app: FastifyInstance | undefined;
   let scheduler: Scheduler | undefined;
+  let cdcPull: PullJobs | undefined;
   const stop = async () => {
     await app?.close();
+    await cdcPull?.stop();
     await scheduler?.close();
     await Promise.all([services.ingestor.drain(), services.cdc.drain(), services.crm.drain()]);
     await proxy?.close();
@@ -44,6 +47,7 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
     const url = await app.listen({ host: config.HOST, port: opts.port ?? config.PORT });
     if (stores.ch.engine) proxy = await startClickhouseProxy(stores.ch.engine, log);
     scheduler = await startScheduler(services, { redisUrl: stores.redisUrl, prefix: config.REDIS_KEY_PREFIX, resolveEveryMs: config.IDENTITY_RESOLVE_EVERY_MS }, log);
+    cdcPull = startPullJobs({ sources: services.sources, sink: services.cdc, checkpoints: stores.pg.sql, clickhouse: stores.ch, log });
     await writeInstance(config.dataDir, { pid: process.pid, apiUrl: url, clickhouseUrl: proxy?.url, startedAt: new Date().toISOString() });
     return { app, services, url, stop };
   } catch (err) {

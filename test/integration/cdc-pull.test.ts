@@ -15,6 +15,7 @@ import { createServices, type Services } from '../../src/runtime/services.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { PostgresPullConnector, type ChangeSink, type PullConnectorOptions } from '../../src/cdc/postgres/postgres-pull-connector.ts';
 import { readPullCheckpoint } from '../../src/cdc/postgres/pull-checkpoint.ts';
+import { startPullJobs } from '../../src/cdc/postgres/pull-jobs.ts';
 import type { CdcSourceConfig } from '../../src/sources/sources-config.ts';
 import { TesseraError } from '../../src/common/errors.ts';
 
@@ -239,6 +240,17 @@ describe('PostgreSQL logical replication pull connector', () => {
     }
   });
 
+  it('tessera start runs one connector per source with a connection and stops it cleanly', async () => {
+    const { connection: _unused, ...debeziumOnly } = config;
+    const jobs = startPullJobs({ sources: { cdc: { shop: config, crm_db: debeziumOnly }, crm: {} }, sink: services.cdc, checkpoints: stores.pg.sql, clickhouse: stores.ch, log });
+    expect(jobs.stats().map((s) => s.source)).toEqual(['shop']);
+    await source`INSERT INTO customers (id, email, name) VALUES (600, 'job@example.com', 'Job')`;
+    await expect.poll(async () => (await current('customers', 'id')).map((r) => r.id), { timeout: 20_000 }).toContain(600);
+    expect(jobs.stats()[0]).toMatchObject({ phase: 'streaming', changesApplied: 1 });
+    await jobs.stop();
+    expect(jobs.stats()[0]!.phase).toBe('stopped');
+  });
+
   it('tessera cdc pull --until-caught-up copies, streams and prints a summary', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cdc-cli-'));
     const tessera = await createTestDatabase(`${id}_cli`);
@@ -267,7 +279,8 @@ describe('PostgreSQL logical replication pull connector', () => {
       expect(second.stdout).toMatch(/CDC pull of source shop stopped \(caught up\)[\s\S]*changes\s+1 applied in 1 transactions/);
 
       const status = JSON.parse((await run('status', '--json')).stdout) as { table: string; rows: number }[];
-      expect(status.find((t) => t.table === 'public.customers')?.rows).toBe(3);
+      const [{ customers }] = (await source`SELECT count(*)::int AS customers FROM customers`) as unknown as [{ customers: number }];
+      expect(status.find((t) => t.table === 'public.customers')?.rows).toBe(customers);
 
       const missing = await run('pull', '--source', 'nope').catch((err: { stderr: string }) => err);
       expect((missing as { stderr: string }).stderr).toMatch(/No CDC source 'nope' is declared \(declared: shop\)/);

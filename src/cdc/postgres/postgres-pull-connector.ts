@@ -75,6 +75,13 @@ export interface PullStats {
   lastError?: string;
 }
 
+/** `stop()` during the initial snapshot: it is abandoned (the checkpoint says so) and redone next time. */
+class SnapshotInterrupted extends Error {
+  constructor() {
+    super('the initial snapshot was interrupted by stop()');
+  }
+}
+
 const sleep = (ms: number, cancel: { wake?: () => void }) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -163,6 +170,7 @@ export class PostgresPullConnector {
           this.opts.log.warn({ source: this.opts.source }, 'the source ended the replication stream; reconnecting');
           delay = min;
         } catch (err) {
+          if (err instanceof SnapshotInterrupted) return;
           const error = err instanceof TesseraError ? err : sourceError(err, this.ctx, 'streaming changes');
           if (this.stopping || !error.retryable || (!this.everStreamed && !this.opts.retryBeforeStreaming)) throw error;
           this.lastError = error.message;
@@ -245,11 +253,12 @@ export class PostgresPullConnector {
       snapshotName: slot.snapshotName,
       pageSize: this.opts.snapshotPageSize ?? 5000,
       onPage: async (changes) => {
+        if (this.stopping) throw new SnapshotInterrupted();
         await this.store(changes);
         this.snapshotRows += changes.length;
       },
     }).catch((err: unknown) => {
-      throw sourceError(err, this.ctx, 'copying the initial snapshot');
+      throw err instanceof SnapshotInterrupted ? err : sourceError(err, this.ctx, 'copying the initial snapshot');
     });
     const checkpoint: PullCheckpoint = { slot: this.ctx.slot, snapshotDone: true, lsn: formatLsn(slot.consistentPoint) };
     await writePullCheckpoint(this.opts.checkpoints, source, checkpoint);
