@@ -56,6 +56,21 @@ export const envSchema = z.object({
     .max(1000)
     .default(2)
     .describe('how long an ingestion request waits for others to share its ClickHouse insert (each insert makes a part)'),
+  TESSERA_FEATURES_DIR: z
+    .string()
+    .optional()
+    .describe('directory of the feature definition files (*.ts); unset: features/definitions of this checkout'),
+  FEATURES_RUN_EVERY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('how often `tessera start` runs the features (incremental; 0: never, run them with `tessera features run`)'),
+  FEATURES_DRIFT_STDDEVS: z.coerce
+    .number()
+    .positive()
+    .default(2.5)
+    .describe('a feature statistic further than this many standard deviations from its recent runs is flagged as drift'),
 });
 
 export type Env = z.infer<typeof envSchema>;

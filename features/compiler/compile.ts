@@ -1,0 +1,62 @@
+/**
+ * The compiler's entry points: a validated feature set to the SQL of a run (one query per source
+ * group, assembled into the rows of the `profiles` table) or of a training set. Pure: the same
+ * set, context and time always give the same SQL.
+ */
+import { createHash } from 'node:crypto';
+import type { AggregateFeature, FeatureSet } from '../feature-model.ts';
+import { ENTITY, groupFeatures, groupSql, trainingGroupSql, type FeatureGroup, type RunScope } from './group-sql.ts';
+import { assemblySql } from './profile-sql.ts';
+import type { CompileContext } from './source-sql.ts';
+import { timeLiteral } from './sql.ts';
+
+export type { CompileContext } from './source-sql.ts';
+export type { FeatureGroup, RunScope } from './group-sql.ts';
+
+export interface CompiledRun {
+  groups: { group: FeatureGroup; sql: string }[];
+  /** One row per profile of the scope: `profile_id` and every feature. */
+  select: string;
+}
+
+const aggregates = (set: FeatureSet) => set.features.filter((f): f is AggregateFeature => f.kind === 'aggregate');
+
+/**
+ * A run at `asOfMs` over `scope`. `base` lists the profiles to output (a query with `profile_id`):
+ * all of the identity map for a full run, the touched ones that still exist for an incremental one.
+ */
+export function compileRun(set: FeatureSet, ctx: CompileContext, asOfMs: number, scope: RunScope, base: string): CompiledRun {
+  const asOf = timeLiteral(asOfMs);
+  const groups = groupFeatures(aggregates(set)).map((group) => ({ group, sql: groupSql(group, ctx, asOf, scope) }));
+  return { groups, select: assemblySql({ set, groups, base, key: 'profile_id', asOf }) };
+}
+
+/** The profiles of a full run: every profile of the identity map. */
+export function allProfilesSql(ctx: CompileContext): string {
+  return `SELECT DISTINCT profile_id FROM ${ctx.identityMap}`;
+}
+
+/**
+ * A training set: `entities` is a table of (_row_id, _profile_id, _as_of, plus `keep` columns);
+ * the result has one row per entity row with every feature as it was at `_as_of`.
+ */
+export function compileTrainingSet(set: FeatureSet, ctx: CompileContext, entities: string, keep: string[]): string {
+  const groups = groupFeatures(aggregates(set)).map((group) => ({ group, sql: trainingGroupSql(group, ctx, entities) }));
+  return assemblySql({
+    set,
+    groups,
+    base: `SELECT * FROM ${entities}`,
+    key: ENTITY.rowId,
+    keep: [ENTITY.asOf, ...keep],
+    asOf: `_base.${ENTITY.asOf}`,
+  });
+}
+
+/**
+ * What the stored table depends on: names, types, defaults and how each feature is computed (not
+ * descriptions, owners or tags). An incremental run needs the previous table to have the same.
+ */
+export function featureSetSignature(set: FeatureSet): string {
+  const computed = set.features.map(({ description: _d, owner: _o, tags: _t, file: _f, ...rest }) => rest);
+  return createHash('sha256').update(JSON.stringify(computed)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,257 @@
+/**
+ * One query per feature group (all features of one source): the source rows joined to profiles
+ * through the identity map and aggregated per profile. Pure.
+ *
+ * Runs fold rows per identifier key first (`-State`), join the much smaller set of keys to the
+ * identity map, and merge per profile (`-Merge`): the join sees one row per (user_id,
+ * anonymous_id) instead of one per event. "Most frequent" is counted per (key, value), joined,
+ * summed per (profile, value) and the top value kept: exact, and far cheaper than `topK` over
+ * millions of groups.
+ *
+ * Training sets join rows to the entity rows (profile, time) instead and aggregate per entity row,
+ * with every window and filter relative to that row's time.
+ */
+import type { AggregateFeature, SourceRef } from '../feature-model.ts';
+import { describeSource, sourceKey } from '../feature-model.ts';
+import { aggregateCall, conditionSql, isMostFrequent, mergeSql, plainSql, stateSql, type AggregateCall, type MostFrequentCall } from './aggregation-sql.ts';
+import { normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
+import { ident, indent, str } from './sql.ts';
+
+export interface FeatureGroup {
+  /** `events`, `cdc:<source>:<table>`, `crm:<source>`. */
+  key: string;
+  label: string;
+  source: SourceRef;
+  features: AggregateFeature[];
+}
+
+/** Aggregate features grouped by source, in order of first appearance. */
+export function groupFeatures(features: AggregateFeature[]): FeatureGroup[] {
+  const groups = new Map<string, FeatureGroup>();
+  for (const f of features) {
+    const key = sourceKey(f.source);
+    let g = groups.get(key);
+    if (!g) {
+      g = { key, label: f.source.kind === 'events' ? 'events' : describeSource(f.source), source: f.source, features: [] };
+      groups.set(key, g);
+    }
+    g.features.push(f);
+  }
+  return [...groups.values()];
+}
+
+/** Which profiles a run computes. */
+export type RunScope =
+  | { kind: 'all' }
+  | {
+      kind: 'touched';
+      /** Table with the `profile_id`s to compute. */
+      profiles: string;
+      /** Table with the (id_type, id_value) of those profiles. */
+      identifiers: string;
+    };
+
+/** The rows a group reads: the selections of its features (when every feature has one). */
+function scanFilter(group: FeatureGroup): string[] {
+  const selections = group.features.map((f) => selectionSql(f.source));
+  if (selections.some((s) => s === undefined)) return [];
+  const distinct = [...new Set(selections as string[])];
+  return [distinct.length === 1 ? distinct[0]! : `(${distinct.join(' OR ')})`];
+}
+
+/** LEFT JOINs of identifier keys (columns `${alias}._k<i>`) to the identity map, and the profile they give. */
+function mapJoins(keys: IdentifierKey[], alias: string, ctx: CompileContext): { joins: string; profile: string } {
+  const joins = keys.map(
+    (k, i) =>
+      `LEFT JOIN (SELECT id_value, profile_id FROM ${ctx.identityMap} WHERE id_type = ${str(k.type)}) AS _m${i} ON ${normaliseSql(k.type, `${alias}._k${i}`, ctx)} = _m${i}.id_value`,
+  );
+  const ids = keys.map((_, i) => `_m${i}.profile_id`);
+  return { joins: joins.join('\n'), profile: ids.length === 1 ? ids[0]! : `coalesce(${ids.join(', ')})` };
+}
+
+/** Rows whose identifiers belong to the given (id_type, id_value) set. */
+function identifierFilter(keys: IdentifierKey[], identifiers: string, ctx: CompileContext): string {
+  return `(${keys.map((k) => `${normaliseSql(k.type, k.expr, ctx)} IN (SELECT id_value FROM ${identifiers} WHERE id_type = ${str(k.type)})`).join(' OR ')})`;
+}
+
+const keyColumns = (keys: IdentifierKey[]) => keys.map((k, i) => `${k.expr} AS _k${i}`);
+const keyNames = (keys: IdentifierKey[]) => keys.map((_, i) => `_k${i}`);
+const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join('\n  AND ')}` : '');
+
+function scanConditions(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): string[] {
+  const conditions = scanFilter(group);
+  if (src.time) conditions.push(`${src.time} <= ${asOf}`);
+  if (scope.kind === 'touched') conditions.push(identifierFilter(src.keys, scope.identifiers, ctx));
+  return conditions;
+}
+
+function profileConditions(scope: RunScope): string[] {
+  return ['profile_id IS NOT NULL', ...(scope.kind === 'touched' ? [`profile_id IN (SELECT profile_id FROM ${scope.profiles})`] : [])];
+}
+
+/** Count per (key, value), join, sum per (profile, value), keep the top value (ties: latest, then greatest). */
+function mostFrequentSql(name: string, call: MostFrequentCall, group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): string {
+  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx);
+  const keyed = [
+    `SELECT ${[...keyColumns(src.keys), `${call.value} AS _v`, 'count() AS _n', `max(${src.order}) AS _t`].join(', ')}`,
+    `FROM ${src.from}`,
+    where([...scanConditions(group, src, asOf, scope, ctx), call.condition, '_v IS NOT NULL']),
+    `GROUP BY ${[...keyNames(src.keys), '_v'].join(', ')}`,
+  ].join('\n');
+  return [
+    `SELECT profile_id, argMax(_v, (_n, _t, _v)) AS ${ident(name)}`,
+    'FROM (',
+    indent(
+      [
+        `SELECT ${profile} AS profile_id, _keyed._v AS _v, sum(_keyed._n) AS _n, max(_keyed._t) AS _t`,
+        `FROM (\n${indent(keyed)}\n) AS _keyed`,
+        joins,
+        where(profileConditions(scope)),
+        'GROUP BY profile_id, _v',
+      ].join('\n'),
+    ),
+    ')',
+    'GROUP BY profile_id',
+  ].join('\n');
+}
+
+/**
+ * The query of one group for a run: one row per profile (of the scope) that has rows in the
+ * source, with a column per feature named after it (before defaults).
+ */
+export function groupSql(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): string {
+  const src = sourceSql(group.source, ctx);
+  const calls = group.features.map((f) => ({ f, call: aggregateCall(f, src, asOf) }));
+  const plain = calls.filter((c): c is { f: AggregateFeature; call: AggregateCall } => !isMostFrequent(c.call));
+  const frequent = calls.filter((c): c is { f: AggregateFeature; call: MostFrequentCall } => isMostFrequent(c.call));
+  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx);
+
+  const keyed = [
+    `SELECT ${[...keyColumns(src.keys), ...plain.map((c, i) => `${stateSql(c.call)} AS _s${i}`)].join(',\n  ')}`,
+    `FROM ${src.from}`,
+    where(scanConditions(group, src, asOf, scope, ctx)),
+    `GROUP BY ${keyNames(src.keys).join(', ')}`,
+  ].join('\n');
+  const perProfile = [
+    `SELECT ${['profile_id', ...plain.map((c, i) => `${mergeSql(c.call, `_s${i}`)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
+    'FROM (',
+    indent([`SELECT ${profile} AS profile_id, _keyed.*`, `FROM (\n${indent(keyed)}\n) AS _keyed`, joins].join('\n')),
+    ')',
+    where(profileConditions(scope)),
+    'GROUP BY profile_id',
+  ].join('\n');
+  if (frequent.length === 0) return perProfile;
+  return [
+    `SELECT ${['_agg.profile_id AS profile_id', ...plain.map((c) => `_agg.${ident(c.f.name)} AS ${ident(c.f.name)}`), ...frequent.map((c, i) => `_mf${i}.${ident(c.f.name)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(perProfile)}\n) AS _agg`,
+    ...frequent.map((c, i) => `LEFT JOIN (\n${indent(mostFrequentSql(c.f.name, c.call, group, src, asOf, scope, ctx))}\n) AS _mf${i} ON _mf${i}.profile_id = _agg.profile_id`),
+  ].join('\n');
+}
+
+// ---- training sets ------------------------------------------------------------------------------
+
+/** Names of the entity table's columns (prefixed so they never meet a source column). */
+export const ENTITY = { rowId: '_row_id', profileId: '_profile_id', asOf: '_as_of' } as const;
+const AS_OF = `_e.${ENTITY.asOf}`;
+
+/**
+ * The source rows of the entity rows' profiles, each joined to every entity row of its profile and
+ * kept only if it existed at that row's time: one row per (entity row, source row).
+ */
+function trainingRowsSql(group: FeatureGroup, src: SourceSql, entities: string, ctx: CompileContext): string {
+  const history = src.history;
+  const from = history?.from ?? src.from;
+  const ids = `(SELECT id_type, id_value FROM ${ctx.identityMap} WHERE profile_id IN (SELECT ${ENTITY.profileId} FROM ${entities}))`;
+  const rows = [`SELECT *, ${keyColumns(src.keys).join(', ')}`, `FROM ${from}`, where([...scanFilter(group), identifierFilter(src.keys, ids, ctx)])].join('\n');
+  const { joins, profile } = mapJoins(src.keys, '_r', ctx);
+  const asOf = [
+    ...(src.time ? [`${src.time} <= ${AS_OF}`] : []),
+    ...(history ? [`${history.versionTime} <= ${AS_OF}`] : []),
+    ...(src.changedAt ? [`${src.changedAt} <= ${AS_OF}`] : []),
+  ];
+  const joined = [
+    `SELECT _e.${ENTITY.rowId} AS ${ENTITY.rowId}, _e.${ENTITY.asOf} AS ${ENTITY.asOf}, _rows.*`,
+    'FROM (',
+    indent([`SELECT ${profile} AS _rp, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`, joins].join('\n')),
+    ') AS _rows',
+    `INNER JOIN ${entities} AS _e ON _e.${ENTITY.profileId} = _rows._rp`,
+    where(asOf),
+  ].join('\n');
+  if (!history) return joined;
+  return `SELECT * FROM (\n${indent(joined)}\n)\nORDER BY ${history.versionTime} DESC\nLIMIT 1 BY ${ENTITY.rowId}, ${history.rowKey}`;
+}
+
+/**
+ * The query of one group for a training set: one row per entity row (of `entities`: _row_id,
+ * _profile_id, _as_of) that has source rows by its time, with a column per feature.
+ */
+export function trainingGroupSql(group: FeatureGroup, ctx: CompileContext, entities: string): string {
+  const src = sourceSql(group.source, ctx);
+  const asOf = ENTITY.asOf;
+  const rows = trainingRowsSql(group, src, entities, ctx);
+  const calls = group.features.map((f) => ({ f, call: aggregateCall(f, src, asOf) }));
+  const plain = calls.filter((c): c is { f: AggregateFeature; call: AggregateCall } => !isMostFrequent(c.call));
+  const frequent = calls.filter((c): c is { f: AggregateFeature; call: MostFrequentCall } => isMostFrequent(c.call));
+  const agg = [
+    `SELECT ${[ENTITY.rowId, ...plain.map((c) => `${plainSql(c.call)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(rows)}\n)`,
+    `GROUP BY ${ENTITY.rowId}`,
+  ].join('\n');
+  if (frequent.length === 0) return agg;
+  const mf = (c: { f: AggregateFeature; call: MostFrequentCall }) =>
+    [
+      `SELECT ${ENTITY.rowId}, argMax(_v, (_n, _t, _v)) AS ${ident(c.f.name)}`,
+      'FROM (',
+      indent(
+        [
+          `SELECT ${ENTITY.rowId}, ${c.call.value} AS _v, count() AS _n, max(${src.order}) AS _t`,
+          `FROM (\n${indent(rows)}\n)`,
+          where([conditionSql(c.f, src, asOf), '_v IS NOT NULL']),
+          `GROUP BY ${ENTITY.rowId}, _v`,
+        ].join('\n'),
+      ),
+      ')',
+      `GROUP BY ${ENTITY.rowId}`,
+    ].join('\n');
+  return [
+    `SELECT ${[`_agg.${ENTITY.rowId} AS ${ENTITY.rowId}`, ...plain.map((c) => `_agg.${ident(c.f.name)} AS ${ident(c.f.name)}`), ...frequent.map((c, i) => `_mf${i}.${ident(c.f.name)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(agg)}\n) AS _agg`,
+    ...frequent.map((c, i) => `LEFT JOIN (\n${indent(mf(c))}\n) AS _mf${i} ON _mf${i}.${ENTITY.rowId} = _agg.${ENTITY.rowId}`),
+  ].join('\n');
+}
+
+// ---- incremental runs ---------------------------------------------------------------------------
+
+/**
+ * The profiles of a group's rows that meet `condition` (rows ingested since the last run, rows
+ * whose time crossed a window edge), read from where every version and deletion is kept. Only the
+ * identifiers of those rows are looked up in the identity map.
+ */
+export function touchedProfilesSql(group: FeatureGroup, ctx: CompileContext, condition: string): string {
+  const src = sourceSql(group.source, ctx);
+  const { from, keys } = src.changes;
+  const keyed = `SELECT DISTINCT ${keyColumns(keys).join(', ')} FROM ${from} WHERE ${condition}`;
+  const joins = keys.map(
+    (k, i) =>
+      `LEFT JOIN (SELECT id_value, profile_id FROM ${ctx.identityMap} WHERE id_type = ${str(k.type)} AND id_value IN (SELECT ${normaliseSql(k.type, `_k${i}`, ctx)} FROM (${keyed}))) AS _m${i} ON ${normaliseSql(k.type, `_keyed._k${i}`, ctx)} = _m${i}.id_value`,
+  );
+  const ids = keys.map((_, i) => `_m${i}.profile_id`);
+  return [
+    `SELECT DISTINCT profile_id FROM (`,
+    indent([`SELECT ${ids.length === 1 ? ids[0] : `coalesce(${ids.join(', ')})`} AS profile_id`, `FROM (${keyed}) AS _keyed`, ...joins].join('\n')),
+    ') WHERE profile_id IS NOT NULL',
+  ].join('\n');
+}
+
+/** The condition on a group's change rows' time: in any of the (from, to] ranges. */
+export function timeBandsCondition(group: FeatureGroup, ctx: CompileContext, bands: { fromMs: number; toMs: number }[]): string | undefined {
+  const src = sourceSql(group.source, ctx);
+  if (!src.time || bands.length === 0) return undefined;
+  const time = src.time;
+  return bands.map((b) => `(${time} > fromUnixTimestamp64Milli(toInt64(${Math.trunc(b.fromMs)}), 'UTC') AND ${time} <= fromUnixTimestamp64Milli(toInt64(${Math.trunc(b.toMs)}), 'UTC'))`).join(' OR ');
+}
+
+/** The windows (ms) of a group's features, 0 standing for the as-of edge every timed row crosses. */
+export function groupWindows(group: FeatureGroup): number[] {
+  return [...new Set([0, ...group.features.flatMap((f) => (f.window ? [f.window.ms] : []))])];
+}

@@ -1,0 +1,164 @@
+/**
+ * How each kind of source reads in SQL: which table holds its current rows, which identifier
+ * expressions join a row to a profile (in priority order), its time, how a field is extracted, and
+ * where rows ingested since a checkpoint are found. Pure.
+ */
+import type { Normaliser } from '../../identity/identity-config.ts';
+import { cdcTableNames } from '../../src/cdc/cdc-tables.ts';
+import type { FieldRef, SourceRef } from '../feature-model.ts';
+import { orderField, selectedTypes, timeField } from '../source-fields.ts';
+import { CLICKHOUSE_TYPE, ident, str } from './sql.ts';
+
+export interface CompileContext {
+  /** The qualified name of a table of the configured database. */
+  table(name: string): string;
+  /** Priority and normaliser of an identifier type; undefined for types identity does not know. */
+  identifierRule(type: string): { priority: number; normalise: Normaliser } | undefined;
+  /** The identity map to join through: (id_type, id_value, profile_id), one row per identifier. */
+  identityMap: string;
+}
+
+export interface IdentifierKey {
+  type: string;
+  /** The raw value in a row (a String; '' when missing). */
+  expr: string;
+}
+
+export interface SourceSql {
+  /** A table or parenthesised subquery with the current rows. */
+  from: string;
+  /** Identifier expressions in priority order: a row belongs to the profile of the first that is mapped. */
+  keys: IdentifierKey[];
+  /** The row's time as DateTime64(3, 'UTC'), when the source has one. */
+  time?: string;
+  /** The time that orders rows for first / last / latest. */
+  order: string;
+  /** Rows (all versions and tombstones included) with their ingestion time, for incremental runs. */
+  changes: { from: string; ingestedAt: string; keys: IdentifierKey[] };
+  /**
+   * For training sets, a source that keeps every version of a row: where they are, the column
+   * naming a row across versions and the time of each version. The row as of a time is its latest
+   * version by then.
+   */
+  history?: { from: string; rowKey: string; versionTime: string };
+  /**
+   * For training sets, a source that keeps only current rows: the time of a row's last change. A
+   * row changed after a training row's time is left out (it may have been different then).
+   */
+  changedAt?: string;
+}
+
+/** SQL reading a field of the current row. Values missing from JSON are NULL. */
+export function fieldSql(f: FieldRef): string {
+  if (!f.jsonKeys) return ident(f.column);
+  const path = [ident(f.column), ...f.jsonKeys.map(str)].join(', ');
+  switch (f.type) {
+    case 'json':
+      return `nullIf(JSONExtractRaw(${path}), '')`;
+    case 'timestamp':
+      // ISO-8601 text (event properties) or epoch milliseconds (CRM traits).
+      return `multiIf(JSONType(${path}) = 'String', parseDateTime64BestEffortOrNull(JSONExtractString(${path}), 3, 'UTC'), JSONType(${path}) IN ('Int64', 'UInt64', 'Double'), fromUnixTimestamp64Milli(toInt64(JSONExtractFloat(${path})), 'UTC'), NULL)`;
+    case 'date':
+      return `toDate32OrNull(JSONExtractString(${path}))`;
+    default:
+      return `JSONExtract(${path}, ${str(`Nullable(${CLICKHOUSE_TYPE[f.type]})`)})`;
+  }
+}
+
+/** A time field as DateTime64(3, 'UTC'). */
+export function timeSql(f: FieldRef): string {
+  const sql = fieldSql(f);
+  return f.type === 'date' ? `toDateTime64(${sql}, 3, 'UTC')` : sql;
+}
+
+/** The identifier value as identity stores it (see identity/normalise.ts), from its raw text. */
+export function normaliseSql(type: string, raw: string, ctx: CompileContext): string {
+  switch (ctx.identifierRule(type)?.normalise ?? 'trim') {
+    case 'email':
+    case 'lower':
+      return `lower(trimBoth(${raw}))`;
+    case 'phone':
+      // E.164 spelled with separators (`+1 415 555 0100`); national numbers need libphonenumber and do not join here.
+      return `if(startsWith(trimBoth(${raw}), '+'), concat('+', replaceRegexpAll(${raw}, '[^0-9]', '')), '')`;
+    case 'trim':
+      return `trimBoth(${raw})`;
+  }
+}
+
+/** The condition selecting an events source's rows (call types, event names), if any. */
+export function selectionSql(source: SourceRef): string | undefined {
+  if (source.kind !== 'events') return undefined;
+  const types = selectedTypes(source);
+  const all = types.length === 6;
+  if (!source.names) return all ? undefined : `type IN (${types.map(str).join(', ')})`;
+  const names = source.names.map(str).join(', ');
+  const parts: string[] = [];
+  if (types.includes('track')) parts.push(`(type = 'track' AND event IN (${names}))`);
+  const named = types.filter((t) => t === 'page' || t === 'screen');
+  if (named.length) parts.push(`(type IN (${named.map(str).join(', ')}) AND name IN (${names}))`);
+  const others = types.filter((t) => t !== 'track' && t !== 'page' && t !== 'screen');
+  if (others.length) parts.push(`type IN (${others.map(str).join(', ')})`);
+  return parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
+}
+
+function byPriority(keys: IdentifierKey[], ctx: CompileContext): IdentifierKey[] {
+  const rank = (t: string) => ctx.identifierRule(t)?.priority ?? 1000;
+  return [...keys].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
+}
+
+export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
+  const time = timeField(source);
+  const timeExpr = time ? timeSql(time) : undefined;
+  const order = timeSql(orderField(source));
+  switch (source.kind) {
+    case 'events': {
+      const keys = byPriority(
+        [
+          { type: 'user_id', expr: 'user_id' },
+          { type: 'anonymous_id', expr: 'anonymous_id' },
+        ],
+        ctx,
+      );
+      return {
+        from: ctx.table('events_unique'),
+        keys,
+        time: timeExpr,
+        order,
+        // Not FINAL: a duplicate only touches its profile again.
+        changes: { from: ctx.table('events'), ingestedAt: 'ingested_at', keys },
+      };
+    }
+    case 'cdc': {
+      const names = cdcTableNames(source.source, source.table);
+      const keys = byPriority(
+        Object.entries(source.config.identifiers).map(([column, type]) => ({ type, expr: `ifNull(toString(${ident(column)}), '')` })),
+        ctx,
+      );
+      return {
+        from: ctx.table(names.current),
+        keys,
+        time: timeExpr,
+        order,
+        // The state table holds tombstones too: a deleted row touches its profile.
+        changes: { from: ctx.table(names.state), ingestedAt: '_ingested_at', keys },
+        changedAt: '_changed_at',
+      };
+    }
+    case 'crm': {
+      const types = [...new Set(Object.values(source.mapping.identifiers))];
+      const keys = byPriority(
+        types.map((type) => ({ type, expr: `arrayFirst(x -> x.1 = ${str(type)}, JSONExtract(identifiers, 'Array(Tuple(String, String))')).2` })),
+        ctx,
+      );
+      const of = (table: string) => `(SELECT * FROM ${ctx.table(table)} WHERE source = ${str(source.source)})`;
+      return {
+        from: of('crm_records_current'),
+        keys,
+        time: timeExpr,
+        order,
+        changes: { from: of('crm_records'), ingestedAt: 'ingested_at', keys },
+        history: { from: of('crm_records'), rowKey: 'record_id', versionTime: 'updated_at' },
+      };
+    }
+  }
+}

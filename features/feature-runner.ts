@@ -1,0 +1,257 @@
+/**
+ * Feature runs: compute the declared features into a new version of the wide `profiles` table and
+ * swap it in.
+ *
+ * - **Full**: every profile of the identity map, from all source rows.
+ * - **Incremental**: the previous version, with the rows of touched profiles replaced. A profile
+ *   is touched when one of its identifiers moved (identity map version), when rows of its
+ *   identifiers were ingested since the last run, or when one of its rows crossed a window edge
+ *   (or the as-of edge) between the two runs' times. Derived features that read the clock are
+ *   recomputed on every row. The result equals a full run at the same time on the same data.
+ *
+ * A run falls back to full when there is no usable previous version (first run, changed feature
+ * set, interrupted identity sync) or when most profiles are touched anyway. Runs take a PostgreSQL
+ * advisory lock, so two never overlap; the checkpoint is written after the swap.
+ */
+import type { Clickhouse } from '../src/clients/clickhouse.ts';
+import type { Postgres } from '../src/clients/postgres.ts';
+import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
+import { allProfilesSql, compileRun, featureSetSignature, type CompileContext } from './compiler/compile.ts';
+import { groupFeatures, groupWindows, timeBandsCondition, touchedProfilesSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
+import { clockUpdateSql, createProfilesTableSql } from './compiler/profile-sql.ts';
+import { sourceSql } from './compiler/source-sql.ts';
+import { timeLiteral } from './compiler/sql.ts';
+import type { AggregateFeature, FeatureSet } from './feature-model.ts';
+import { recordStatistics, type FeatureStatistics } from './feature-statistics.ts';
+import { IDENTITY_SNAPSHOT, currentMapVersion, snapshotState, syncIdentitySnapshot } from './identity-snapshot.ts';
+import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable } from './profile-versions.ts';
+
+export const FEATURES_JOB = 'features.run';
+/** Statements that join through the identity map rely on NULL for "no match". */
+export const FEATURE_QUERY_SETTINGS = 'SETTINGS join_use_nulls = 1';
+/** Above this share of profiles touched, an incremental run is not worth it. */
+const INCREMENTAL_LIMIT = 0.5;
+
+export interface FeatureCheckpoint {
+  runId: number;
+  table: string;
+  asOfMs: number;
+  /** Rows ingested up to here are in the table. */
+  ingestedMs: number;
+  mapVersion: number;
+  signature: string;
+}
+
+export interface RunProgress {
+  step: string;
+  index: number;
+  total: number;
+}
+
+export interface RunOptions {
+  /** Recompute every profile even if an incremental run is possible. */
+  full?: boolean;
+  /** The run's time (default now); tests pin it. */
+  asOfMs?: number;
+  onProgress?: (p: RunProgress) => void;
+}
+
+export interface RunSummary {
+  runId: number;
+  mode: 'full' | 'incremental';
+  /** Why a run asked to be incremental was full. */
+  fullReason?: string;
+  asOf: string;
+  table: string;
+  profiles: number;
+  /** Profiles recomputed (all of them in a full run). */
+  touched: number;
+  features: number;
+  seconds: number;
+  steps: { step: string; seconds: number }[];
+  statistics: FeatureStatistics[];
+}
+
+export interface RunnerOptions {
+  /** Rows ingested less than this long ago are left to the next incremental run (inserts in flight). */
+  settleMs: number;
+  driftStddevs: number;
+  identifierRule: CompileContext['identifierRule'];
+}
+
+const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
+
+export class FeatureRunner {
+  constructor(
+    private readonly ch: Clickhouse,
+    private readonly pg: Postgres,
+    private readonly opts: RunnerOptions,
+  ) {}
+
+  compileContext(identityMap = this.ch.table(IDENTITY_SNAPSHOT)): CompileContext {
+    return { table: (n) => this.ch.table(n), identifierRule: this.opts.identifierRule, identityMap };
+  }
+
+  async checkpoint(): Promise<FeatureCheckpoint | undefined> {
+    return readCheckpoint<FeatureCheckpoint>(this.pg.sql, FEATURES_JOB);
+  }
+
+  /** Runs under the features lock; the checkpoint is written in the lock's transaction. */
+  async run(set: FeatureSet, options: RunOptions = {}): Promise<RunSummary> {
+    return this.pg.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext('tessera_features'))`;
+      const previous = await readCheckpoint<FeatureCheckpoint>(tx, FEATURES_JOB);
+      const { summary, checkpoint } = await this.compute(set, previous, options);
+      await writeCheckpoint(tx, FEATURES_JOB, checkpoint);
+      return summary;
+    }) as Promise<RunSummary>;
+  }
+
+  private async compute(set: FeatureSet, previous: FeatureCheckpoint | undefined, options: RunOptions): Promise<{ summary: RunSummary; checkpoint: FeatureCheckpoint }> {
+    const started = Date.now();
+    const ch = this.ch;
+    const asOfMs = options.asOfMs ?? started;
+    const runId = Math.max(Date.now(), (previous?.runId ?? 0) + 1);
+    const ingestedMs = started - this.opts.settleMs;
+    const signature = featureSetSignature(set);
+    const ctx = this.compileContext();
+    const groups = groupFeatures(set.features.filter((f): f is AggregateFeature => f.kind === 'aggregate'));
+    const table = versionTable(runId);
+    const steps: RunSummary['steps'] = [];
+    let stepStarted = Date.now();
+    const step = (index: number) => {
+      if (index > 0) steps.push({ step: STEPS[index - 1]!, seconds: (Date.now() - stepStarted) / 1000 });
+      stepStarted = Date.now();
+      if (index < STEPS.length) options.onProgress?.({ step: STEPS[index]!, index, total: STEPS.length });
+    };
+
+    await dropScratchTables(ch);
+    try {
+      step(0);
+      const mapVersion = await currentMapVersion(ch);
+      const fullReason = await this.fullReason(set, previous, signature, options);
+      const touchedTable = scratchTable(runId, 'touched');
+      if (!fullReason) await ch.command(`CREATE TABLE ${ch.table(touchedTable)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
+      await syncIdentitySnapshot(ch, mapVersion, { touched: fullReason ? undefined : touchedTable, scratch: scratchTable(runId, 'map_changes') });
+
+      step(1);
+      let touched = 0;
+      let mode: RunSummary['mode'] = 'full';
+      let reason = fullReason;
+      if (!fullReason) {
+        touched = await this.findTouched(groups, ctx, touchedTable, previous!, { asOfMs, ingestedMs });
+        const [all] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${ch.table(IDENTITY_SNAPSHOT)}`);
+        if (touched > INCREMENTAL_LIMIT * Number(all?.n ?? 0)) reason = `${touched} of ${all?.n} profiles touched`;
+        else mode = 'incremental';
+      }
+
+      step(2);
+      if (mode === 'incremental') await this.writeIncremental(set, ctx, previous!.table, table, touchedTable, runId, asOfMs);
+      else await this.writeFull(set, ctx, table, asOfMs);
+      const [count] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table(table)}`);
+      const profiles = Number(count?.n ?? 0);
+
+      step(3);
+      await swapProfiles(ch, table);
+      await dropOldVersions(ch, [table, ...(previous ? [previous.table] : [])]);
+
+      step(4);
+      const statistics = await recordStatistics(ch, { runId, asOfMs, table }, set, groups, ctx, this.opts.driftStddevs);
+      step(5);
+
+      const seconds = (Date.now() - started) / 1000;
+      await ch.insert('feature_runs', [
+        {
+          run_id: runId,
+          mode,
+          as_of: asOfMs,
+          started_at: started,
+          finished_at: Date.now(),
+          table_name: table,
+          signature,
+          profiles,
+          touched: mode === 'full' ? profiles : touched,
+          features: set.features.length,
+          seconds,
+        },
+      ]);
+      return {
+        summary: {
+          runId,
+          mode,
+          ...(options.full || !reason ? {} : { fullReason: reason }),
+          asOf: new Date(asOfMs).toISOString(),
+          table,
+          profiles,
+          touched: mode === 'full' ? profiles : touched,
+          features: set.features.length,
+          seconds,
+          steps,
+          statistics,
+        },
+        checkpoint: { runId, table, asOfMs, ingestedMs, mapVersion, signature },
+      };
+    } catch (err) {
+      // A failed run leaves the previous version in place.
+      await ch.command(`DROP TABLE IF EXISTS ${ch.table(table)}`).catch(() => {});
+      throw err;
+    } finally {
+      await dropScratchTables(ch, runId).catch(() => {});
+    }
+  }
+
+  /** Why this run cannot be incremental, or undefined when it can. */
+  private async fullReason(set: FeatureSet, previous: FeatureCheckpoint | undefined, signature: string, options: RunOptions): Promise<string | undefined> {
+    if (options.full) return 'asked for';
+    if (!previous) return 'first run';
+    if (previous.signature !== signature) return 'the feature set changed';
+    if (!(await tableExists(this.ch, previous.table))) return `the previous version ${previous.table} is gone`;
+    const state = await snapshotState(this.ch);
+    if (!state?.clean || state.version !== previous.mapVersion) return 'the identity snapshot is not where the last run left it';
+    if ((options.asOfMs ?? Date.now()) < previous.asOfMs) return 'the run time is before the previous run';
+    if (set.features.length === 0) return 'no features';
+    return undefined;
+  }
+
+  /** Adds the profiles touched since `previous` to `touchedTable`; returns how many there are. */
+  private async findTouched(groups: FeatureGroup[], ctx: CompileContext, touchedTable: string, previous: FeatureCheckpoint, now: { asOfMs: number; ingestedMs: number }): Promise<number> {
+    const ch = this.ch;
+    const touched = ch.table(touchedTable);
+    for (const group of groups) {
+      const { ingestedAt } = sourceSql(group.source, ctx).changes;
+      const ingested = `${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)}`;
+      await ch.command(`INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, ingested)} ${FEATURE_QUERY_SETTINGS}`);
+      const bands = groupWindows(group).map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w }));
+      const crossed = timeBandsCondition(group, ctx, bands.filter((b) => b.toMs > b.fromMs));
+      if (crossed) await ch.command(`INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, crossed)} ${FEATURE_QUERY_SETTINGS}`);
+    }
+    const [row] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${touched}`);
+    return Number(row?.n ?? 0);
+  }
+
+  private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, asOfMs: number): Promise<void> {
+    const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx));
+    await this.ch.command(createProfilesTableSql(this.ch.table(table), set));
+    await this.ch.command(`INSERT INTO ${this.ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+  }
+
+  /** The previous version with the touched profiles' rows replaced and clock-reading features moved to `asOfMs`. */
+  private async writeIncremental(set: FeatureSet, ctx: CompileContext, previous: string, table: string, touchedTable: string, runId: number, asOfMs: number): Promise<void> {
+    const ch = this.ch;
+    const touched = ch.table(touchedTable);
+    const ids = scratchTable(runId, 'touched_ids');
+    const existing = scratchTable(runId, 'touched_existing');
+    await ch.command(`CREATE TABLE ${ch.table(ids)} (id_type String, id_value String) ENGINE = MergeTree ORDER BY (id_type, id_value)`);
+    await ch.command(`INSERT INTO ${ch.table(ids)} SELECT id_type, id_value FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    await ch.command(`CREATE TABLE ${ch.table(existing)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
+    await ch.command(`INSERT INTO ${ch.table(existing)} SELECT DISTINCT profile_id FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+
+    const scope: RunScope = { kind: 'touched', profiles: touched, identifiers: ch.table(ids) };
+    const run = compileRun(set, ctx, asOfMs, scope, `SELECT profile_id FROM ${ch.table(existing)}`);
+    await cloneTable(ch, previous, table);
+    await ch.command(`DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    await ch.command(`INSERT INTO ${ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+    const clock = clockUpdateSql(ch.table(table), set, timeLiteral(asOfMs));
+    if (clock) await ch.command(`${clock} SETTINGS mutations_sync = 2`);
+  }
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestStores, type TestStores } from '../helpers/stores.ts';
+import { createServices, type Services } from '../../src/runtime/services.ts';
+import { SHOP_SOURCES, insertEvents, loadShop } from '../helpers/shop-data.ts';
+import { generateShop } from '../../benchmarks/generator/shop.ts';
+import { parseDebeziumBody } from '../../src/cdc/debezium-envelope.ts';
+import { crmSource } from '../../src/sources/sources-config.ts';
+
+const DAY = 86_400_000;
+const T1 = Date.parse('2026-03-10T00:00:00Z');
+const T2 = T1 + 2 * DAY + 3_600_000;
+
+type Row = Record<string, unknown>;
+
+async function tableRows(stores: TestStores, table: string): Promise<Row[]> {
+  return stores.ch.query<Row>(`SELECT * FROM ${stores.ch.table(table)} ORDER BY profile_id`);
+}
+
+/** Equal up to float rounding (sums over rows read in another order). */
+function expectSameRows(actual: Row[], expected: Row[]): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((row, i) => {
+    for (const [k, v] of Object.entries(expected[i]!)) {
+      if (typeof v === 'number' && !Number.isInteger(v)) expect(row[k], `${row.profile_id}.${k}`).toBeCloseTo(v, 6);
+      else expect(row[k], `${row.profile_id}.${k}`).toEqual(v);
+    }
+  });
+}
+
+describe('feature runs on the stores', () => {
+  let stores: TestStores;
+  let services: Services;
+
+  beforeAll(async () => {
+    stores = await openTestStores();
+    services = createServices(stores, stores.config, { sources: SHOP_SOURCES });
+    await loadShop(services, { people: 40 });
+  });
+  afterAll(async () => {
+    await stores?.close();
+  });
+
+  it('a full run writes one row per profile, with every source kind, and swaps the profiles view', async () => {
+    const run = await services.features.run({ asOfMs: T1 });
+    expect(run.mode).toBe('full');
+    const ch = stores.ch;
+    const [profiles] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${ch.table('identity_map_current')}`);
+    expect(run.profiles).toBe(Number(profiles!.n));
+    const [counts] = await ch.query<Record<string, string>>(
+      `SELECT count() AS rows, countIf(orders_lifetime > 0) AS buyers, countIf(subscriber) AS subscribers, countIf(lifecycle_stage IS NOT NULL) AS crm,
+              countIf(favourite_category IS NOT NULL) AS favourite, countIf(paid_orders_db > 0) AS db_orders FROM ${ch.table('profiles')}`,
+    );
+    expect(Number(counts!.rows)).toBe(run.profiles);
+    for (const k of ['buyers', 'subscribers', 'crm', 'favourite', 'db_orders']) expect(Number(counts![k]), k).toBeGreaterThan(0);
+    expect(run.statistics.map((s) => s.feature)).toContain('orders_30d');
+  });
+
+  it('an incremental run after new events, identity merges, CDC and CRM changes equals a full run at the same time', async () => {
+    // New people, and new activity of existing ones: an order, a login that merges an anonymous
+    // shopper into a signed-up one, a database update and delete, a new CRM version.
+    await loadShop(services, { people: 10, firstPerson: 40 });
+    const ch = stores.ch;
+    const [buyer] = await ch.query<{ user_id: string }>(`SELECT user_id FROM ${ch.table('events_unique')} WHERE event = 'Order Completed' AND user_id != '' ORDER BY user_id LIMIT 1`);
+    const [anon] = await ch.query<{ anonymous_id: string }>(
+      `SELECT anonymous_id FROM ${ch.table('events_unique')} GROUP BY anonymous_id HAVING max(user_id) = '' ORDER BY anonymous_id LIMIT 1`,
+    );
+    const at = (ms: number) => new Date(ms).toISOString();
+    await insertEvents(services, [
+      { type: 'track', messageId: 'inc-1', timestamp: at(T1 + DAY), userId: buyer!.user_id, event: 'Order Completed', properties: { revenue: 99.5, category: 'toys', order_id: 'o-inc-1' } },
+      { type: 'identify', messageId: 'inc-2', timestamp: at(T1 + DAY), userId: buyer!.user_id, anonymousId: anon!.anonymous_id, traits: { plan: 'pro' } },
+    ]);
+    const customer = [...generateShop({ people: 40, seed: 7 })].find((p) => p.truth.userId)!.truth;
+    const parsed = parseDebeziumBody(
+      [
+        {
+          op: 'u',
+          before: null,
+          after: { id: customer.userId, email: customer.emails[0] ?? null, name: 'x', subscribed: false, updated_at: T1 + DAY },
+          source: { connector: 'postgresql', name: 'shop', db: 'shop', schema: 'public', table: 'customers', ts_ms: T1 + DAY, lsn: 10_000_000 },
+          ts_ms: T1 + DAY,
+        },
+      ],
+      { source: 'shop', origin: 'test', receivedAt: Date.now() },
+    );
+    await services.cdc.apply(parsed.changes);
+    const [contact] = await ch.query<{ record: string }>(`SELECT record FROM ${ch.table('crm_records_current')} ORDER BY record_id LIMIT 1`);
+    const record = JSON.parse(contact!.record) as Record<string, string>;
+    await services.crm.write('hubspot', crmSource(services.sources, 'hubspot'), [{ ...record, lifecycle_stage: 'evangelist', updated_at: at(T1 + DAY) }], () => 'test');
+    await services.identity.resolve();
+
+    const incremental = await services.features.run({ asOfMs: T2 });
+    expect(incremental.mode).toBe('incremental');
+    expect(incremental.touched).toBeGreaterThan(0);
+    expect(incremental.touched).toBeLessThan(incremental.profiles);
+    const full = await services.features.run({ asOfMs: T2, full: true });
+    expect(full.mode).toBe('full');
+    expectSameRows(await tableRows(stores, incremental.table), await tableRows(stores, full.table));
+    const [merged] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table('profiles')} WHERE lifecycle_stage = 'evangelist'`);
+    expect(Number(merged!.n)).toBe(1);
+  });
+
+  it('an incremental run with nothing new only moves windows and clock features, and still equals a full run', async () => {
+    const T3 = T2 + 5 * DAY;
+    const incremental = await services.features.run({ asOfMs: T3 });
+    expect(incremental.mode).toBe('incremental');
+    const full = await services.features.run({ asOfMs: T3, full: true });
+    expectSameRows(await tableRows(stores, incremental.table), await tableRows(stores, full.table));
+  });
+
+  it('keeps the current and the previous version only', async () => {
+    const ch = stores.ch;
+    const versions = await ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE 'profiles_v%'`, { db: ch.database });
+    expect(versions).toHaveLength(2);
+    const scratch = await ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE '\\_%'`, { db: ch.database });
+    expect(scratch).toEqual([]);
+  });
+});

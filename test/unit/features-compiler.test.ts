@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { allProfilesSql, compileRun, compileTrainingSet, featureSetSignature, type CompileContext } from '../../features/compiler/compile.ts';
+import { exprSql } from '../../features/compiler/expression-sql.ts';
+import { clockUpdateSql, createProfilesTableSql } from '../../features/compiler/profile-sql.ts';
+import { validateDefinitions } from '../../features/validate-definitions.ts';
+import type { FeatureSet } from '../../features/feature-model.ts';
+import { typeExpr } from '../../features/expression-types.ts';
+import { allEvents, cdc, count, daysSince, defineEvents, defineFeatures, div, events, feature, field, gte, lit, max, mostFrequent, sum } from '../../features/dsl.ts';
+import { parseIdentityConfig, ruleForType } from '../../identity/identity-config.ts';
+import { SHOP_SOURCES } from '../helpers/shop-data.ts';
+
+const identity = parseIdentityConfig({});
+const ctx: CompileContext = { table: (n) => `db.${n}`, identifierRule: (t) => ruleForType(identity, t), identityMap: 'db.feature_identity' };
+const T = Date.parse('2026-03-01T00:00:00Z');
+const orders = events('Order Completed');
+
+function set(features: Record<string, unknown>): FeatureSet {
+  const r = validateDefinitions(
+    [
+      { file: 'e.ts', exportName: 'default', value: defineEvents({ track: { 'Order Completed': { revenue: 'float', category: 'string' }, 'Session Started': {} } }) },
+      { file: 'f.ts', exportName: 'default', value: { ...defineFeatures({ owner: 'o', features: {} }), features } },
+    ],
+    { sources: SHOP_SOURCES },
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.set;
+}
+
+const shop = set({
+  orders_30d: { description: 'd', type: 'int', from: orders, aggregate: count(), window: '30d' },
+  revenue: { description: 'd', type: 'float', from: orders, aggregate: sum('properties.revenue'), default: 0 },
+  last_seen: { description: 'd', type: 'timestamp', from: allEvents(), aggregate: max('timestamp') },
+  favourite: { description: 'd', type: 'string', from: orders, aggregate: mostFrequent('properties.category') },
+  subscriber: { description: 'd', type: 'bool', from: cdc('shop', 'public.customers'), aggregate: { fn: 'latest', of: field('subscribed') }, default: false },
+  aov: { description: 'd', type: 'float', derive: div(feature('revenue'), feature('orders_30d')) },
+  idle_days: { description: 'd', type: 'int', derive: daysSince(feature('last_seen')) },
+});
+
+describe('the feature compiler', () => {
+  it('compiles one query per source group, events in one scan', () => {
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
+    expect(run.groups.map((g) => [g.group.key, g.group.features.map((f) => f.name)])).toEqual([
+      ['events', ['orders_30d', 'revenue', 'last_seen', 'favourite']],
+      ['cdc:shop:public.customers', ['subscriber']],
+    ]);
+    const events = run.groups[0]!.sql;
+    // All non-"most frequent" features fold in one GROUP BY per identifier key, merged per profile.
+    expect(events.match(/FROM db\.events_unique/g)).toHaveLength(2);
+    expect(events).toContain('GROUP BY _k0, _k1');
+    expect(events).toContain('countIfState(');
+    expect(events).toContain('countIfMerge(_s0) AS `orders_30d`');
+    // The user_id is tried before the anonymous id.
+    expect(events).toContain("coalesce(_m0.profile_id, _m1.profile_id)");
+    expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_keyed._k0)");
+    // Most frequent is exact, in two steps, never topK.
+    expect(events).not.toContain('topK');
+    expect(events).toContain('argMax(_v, (_n, _t, _v)) AS `favourite`');
+    // Nothing after the run's time; windows relative to it.
+    expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
+    expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
+    // CDC rows join by every identifier column, in identity priority order, normalised as identity does.
+    expect(run.groups[1]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_keyed._k1)) = _m1.id_value");
+  });
+
+  it('applies defaults, types columns, and computes derived features over the others', () => {
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
+    expect(run.select).toContain('CAST(coalesce(_g0.`revenue`, 0.0) AS Float64) AS `revenue`');
+    expect(run.select).toContain('CAST(coalesce(_g0.`orders_30d`, 0) AS Int64) AS `orders_30d`');
+    expect(run.select).toContain('/ nullIf(CAST(coalesce(_g0.`orders_30d`, 0) AS Int64), 0)) AS Nullable(Float64)) AS `aov`');
+    expect(createProfilesTableSql('db.p', shop)).toContain('`last_seen` Nullable(DateTime64(3, \'UTC\'))');
+    expect(createProfilesTableSql('db.p', shop)).toContain('`subscriber` Bool');
+  });
+
+  it('restricts an incremental run to the touched profiles and their identifiers', () => {
+    const run = compileRun(shop, ctx, T, { kind: 'touched', profiles: 'db.touched', identifiers: 'db.ids' }, 'SELECT profile_id FROM db.existing');
+    const events = run.groups[0]!.sql;
+    expect(events).toContain("trimBoth(user_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'user_id') OR trimBoth(anonymous_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'anonymous_id')");
+    expect(events).toContain('profile_id IN (SELECT profile_id FROM db.touched)');
+  });
+
+  it('updates only the features that read the clock', () => {
+    expect(clockUpdateSql('db.p', shop, 'now64()')).toBe(
+      "ALTER TABLE db.p UPDATE `idle_days` = CAST(intDiv(toUnixTimestamp64Milli(now64()) - toUnixTimestamp64Milli(`last_seen`), 86400000) AS Nullable(Int64)) WHERE true",
+    );
+  });
+
+  it('compiles training sets relative to each row time', () => {
+    const sql = compileTrainingSet(shop, ctx, 'db.entities', ['identifier']);
+    expect(sql).toContain('`timestamp` <= _e._as_of');
+    expect(sql).toContain('`timestamp` > _as_of - toIntervalMillisecond(2592000000)');
+    expect(sql).toContain('_changed_at <= _e._as_of');
+    expect(sql).toContain('toUnixTimestamp64Milli(_base._as_of)');
+  });
+
+  it('is deterministic; the signature ignores descriptions and follows types', () => {
+    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
+    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx))).toEqual(a);
+    const renamed: FeatureSet = { features: shop.features.map((f) => ({ ...f, description: 'other' })) };
+    expect(featureSetSignature(renamed)).toBe(featureSetSignature(shop));
+    const retyped: FeatureSet = { features: shop.features.map((f) => (f.name === 'revenue' ? { ...f, default: null } : f)) };
+    expect(featureSetSignature(retyped)).not.toBe(featureSetSignature(shop));
+  });
+
+  it('compiles expressions null-safely, with time literals', () => {
+    const typed = (e: Parameters<typeof typeExpr>[0]) => {
+      const r = typeExpr(e, { where: 'x', feature: () => ({ type: 'timestamp' }) });
+      if (!r.ok) throw new Error(r.errors.join());
+      return exprSql(r.value, { feature: (n) => n, asOf: 'T' });
+    };
+    expect(typed(gte(feature('a'), lit('2026-01-01')))).toBe("(a >= parseDateTime64BestEffort('2026-01-01', 3, 'UTC'))");
+    expect(typed(daysSince(feature('a')))).toBe('intDiv(toUnixTimestamp64Milli(T) - toUnixTimestamp64Milli(a), 86400000)');
+  });
+});
