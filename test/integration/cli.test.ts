@@ -60,7 +60,7 @@ describe('tessera CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['import', 'crm'], ['keys', 'create'], ['keys', 'list'], ['demo'], ['identity'], ['identity', 'explain']]) {
+    for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['import', 'crm'], ['cdc', 'pull'], ['cdc', 'status'], ['keys', 'create'], ['keys', 'list'], ['demo'], ['identity'], ['identity', 'explain']]) {
       const { stdout } = await tessera(...args, '--help');
       expect(stdout, args.join(' ')).toContain('Usage: tessera');
     }
