@@ -227,6 +227,26 @@ describe('PostgreSQL logical replication pull connector', () => {
     const missing = { ...config, tables: { ...config.tables, 'public.refunds': config.tables['public.orders']! } };
     await expect(catchUp({ config: missing })).rejects.toThrow(/public\.refunds do not exist/);
 
+    // A table declared after the initial snapshot has no snapshot: resnapshot.
+    await source`CREATE TABLE refunds (id int PRIMARY KEY, order_id int)`;
+    const grown = { ...config, tables: { ...config.tables, 'public.refunds': { role: 'fact' as const, primaryKey: ['id'], columns: { id: 'int' as const, order_id: 'int' as const }, identifiers: {} } } };
+    await expect(catchUp({ config: grown })).rejects.toThrow(/public\.refunds were declared after the initial snapshot.*--resnapshot/);
+
+    // A role that may neither create the publication nor replicate.
+    const role = `${id}_reader`;
+    await source.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'reader'; GRANT SELECT ON customers, orders TO ${role}`);
+    try {
+      const url = new URL(database.url);
+      url.username = role;
+      url.password = 'reader';
+      const reader = { ...config, connection: url.toString(), slot: role, publication: role };
+      await expect(catchUp({ config: reader })).rejects.toThrow(new RegExp(`Role ${role} may not create or change publication ${role}: create it once as the tables' owner`));
+      await source.unsafe(`CREATE PUBLICATION ${role} FOR TABLE customers, orders`);
+      await expect(catchUp({ config: reader })).rejects.toThrow(new RegExp(`ALTER ROLE ${role} WITH REPLICATION`));
+    } finally {
+      await source.unsafe(`DROP PUBLICATION IF EXISTS ${role}; DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+
     // The test stores' own server runs with wal_level=replica on most machines.
     const admin = postgres(inject('pgAdminUrl'), { max: 1, onnotice: () => {} });
     try {

@@ -15,7 +15,7 @@ import { clearStateTables, previousValues } from './clickhouse-state.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { deletePullCheckpoint, readPullCheckpoint, writePullCheckpoint, type PullCheckpoint } from './pull-checkpoint.ts';
 import { ReplicationConnection } from './replication-connection.ts';
-import { CdcSourceError, slotLostError, sourceError, type SourceContext } from './replication-errors.ts';
+import { CdcSourceError, slotLostError, sourceError, tablesAddedError, type SourceContext } from './replication-errors.ts';
 import { checkSlotIsOurs, checkSource, currentWalLsn, dropSlot, ensurePublication, readSlot, replicationNames } from './source-database.ts';
 import { copySnapshot } from './table-snapshot.ts';
 import { WalChangeAssembler } from './wal-change-assembler.ts';
@@ -191,13 +191,13 @@ export class PostgresPullConnector {
     const sql = postgres(this.url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
     const replication = new ReplicationConnection(this.url, this.ctx);
     try {
-      const configTables = this.opts.config.tables;
-      await checkSource(sql, this.ctx, configTables);
-      const publication = await ensurePublication(sql, this.ctx, this.tables);
-      if (publication !== 'unchanged') this.opts.log.info({ source: this.opts.source, publication: this.ctx.publication }, `publication ${publication}`);
-
+      await checkSource(sql, this.ctx, this.opts.config.tables);
       if (this.resnapshotPending) await deletePullCheckpoint(this.opts.checkpoints, this.opts.source);
       let checkpoint = await readPullCheckpoint(this.opts.checkpoints, this.opts.source, this.ctx.slot);
+      const added = checkpoint?.snapshotDone && checkpoint.tables ? this.tables.filter((t) => !checkpoint!.tables!.includes(t)) : [];
+      if (added.length) throw tablesAddedError(this.opts.source, added);
+      const publication = await ensurePublication(sql, this.ctx, this.tables);
+      if (publication !== 'unchanged') this.opts.log.info({ source: this.opts.source, publication: this.ctx.publication }, `publication ${publication}`);
       const slot = await readSlot(sql, this.ctx);
       if (slot) await checkSlotIsOurs(sql, this.ctx, slot);
       if (!checkpoint?.snapshotDone) {
@@ -223,7 +223,7 @@ export class PostgresPullConnector {
         primaryKeys: this.primaryKeys,
         progress: this.progress,
         apply: (changes) => this.store(changes),
-        checkpoint: (lsn) => writePullCheckpoint(this.opts.checkpoints, this.opts.source, { slot: this.ctx.slot, snapshotDone: true, lsn: formatLsn(lsn) }),
+        checkpoint: (lsn) => writePullCheckpoint(this.opts.checkpoints, this.opts.source, { slot: this.ctx.slot, snapshotDone: true, lsn: formatLsn(lsn), tables: this.tables }),
         previousValues: this.opts.clickhouse ? (change, columns) => this.previousValues(change, columns) : undefined,
         batchSize: this.opts.batchSize ?? 5000,
         lingerMs: this.opts.lingerMs ?? 200,
@@ -260,7 +260,7 @@ export class PostgresPullConnector {
     }).catch((err: unknown) => {
       throw err instanceof SnapshotInterrupted ? err : sourceError(err, this.ctx, 'copying the initial snapshot');
     });
-    const checkpoint: PullCheckpoint = { slot: this.ctx.slot, snapshotDone: true, lsn: formatLsn(slot.consistentPoint) };
+    const checkpoint: PullCheckpoint = { slot: this.ctx.slot, snapshotDone: true, lsn: formatLsn(slot.consistentPoint), tables: this.tables };
     await writePullCheckpoint(this.opts.checkpoints, source, checkpoint);
     log.info({ source, rows: counts }, 'initial snapshot done');
     return checkpoint;

@@ -14,6 +14,8 @@ const checkpointSchema = z.object({
   snapshotDone: z.boolean(),
   /** `X/Y`: resume here; transactions that committed before it are applied. */
   lsn: z.string().optional(),
+  /** The tables the initial snapshot copied (a table declared later has no snapshot). */
+  tables: z.array(z.string()).optional(),
 });
 
 export type PullCheckpoint = z.infer<typeof checkpointSchema>;

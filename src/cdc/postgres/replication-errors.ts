@@ -39,23 +39,26 @@ export function sourceError(err: unknown, ctx: SourceContext, doing: string): Cd
   const what = `CDC source '${ctx.source}': ${doing} failed: ${message}`;
   const fail = (c: string, fix: string, retryable = false) => new CdcSourceError(c, `${what}. ${fix}`, { retryable, details: { pgCode: code } });
   if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P03') {
-    return fail('cdc_source_unreachable', 'Check that the database is up and that `connection` in the sources config is right; the connector retries.', true);
+    return fail('cdc_source_unreachable', 'Check that the database is up and that `connection` in the sources config points at it.', true);
   }
   if (code === '28P01' || code === '28000') {
     if (/replication/i.test(message)) {
-      return fail('cdc_replication_not_allowed', `Allow replication connections for role ${ctx.user} in pg_hba.conf (a \`host replication ${ctx.user} ...\` line is not needed for logical replication, but the database line must match) and check the password.`);
+      return fail(
+        'cdc_replication_not_allowed',
+        `Add a pg_hba.conf line that lets role ${ctx.user} connect to this database (logical replication matches the database name, not the \`replication\` keyword), reload PostgreSQL, and check the password.`,
+      );
     }
     return fail('cdc_source_auth_failed', 'Check the user and password in `connection`.');
   }
   if (code === '3D000') return fail('cdc_source_unknown_database', 'Check the database name in `connection`.');
   if (code === '42501') {
-    if (/replication|walsender/i.test(message)) {
+    if (/replication|wal ?sender/i.test(message)) {
       return fail('cdc_replication_not_allowed', `Give the role replication rights: ALTER ROLE ${ctx.user} WITH REPLICATION; (or connect as a role that has them).`);
     }
-    if (/publication/i.test(message) || /owner/i.test(message)) {
+    if (/publication/i.test(doing) || /publication/i.test(message)) {
       return fail(
         'cdc_publication_not_allowed',
-        `Role ${ctx.user} may not create or change publication ${ctx.publication}: create it once as the tables' owner (CREATE PUBLICATION ${ctx.publication} FOR TABLE ...), or grant ${ctx.user} ownership of the tables.`,
+        `Role ${ctx.user} may not create or change publication ${ctx.publication}: create it once as the tables' owner (CREATE PUBLICATION ${ctx.publication} FOR TABLE ...), or give ${ctx.user} ownership of the tables and CREATE on the database.`,
       );
     }
     return fail('cdc_permission_denied', `Grant role ${ctx.user} SELECT on the declared tables (the initial snapshot reads them).`);
@@ -83,5 +86,13 @@ export function slotLostError(ctx: SourceContext): CdcSourceError {
     'cdc_slot_lost',
     `CDC source '${ctx.source}': replication slot ${ctx.slot} is gone (dropped, or invalidated because it fell behind max_slot_wal_keep_size) although the connector had streamed from it, so changes since its checkpoint are lost. ` +
       `Run \`tessera cdc pull --source ${ctx.source} --resnapshot\` to copy the tables again and stream from there.`,
+  );
+}
+
+export function tablesAddedError(source: string, tables: readonly string[]): CdcSourceError {
+  return new CdcSourceError(
+    'cdc_tables_added',
+    `CDC source '${source}': table(s) ${tables.join(', ')} were declared after the initial snapshot, so their existing rows were never copied. ` +
+      `Run \`tessera cdc pull --source ${source} --resnapshot\` to copy every table again and stream from there.`,
   );
 }
