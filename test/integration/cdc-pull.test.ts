@@ -198,6 +198,21 @@ describe('PostgreSQL logical replication pull connector', () => {
     expect(await count(`SELECT count() AS n FROM ${stores.ch.table('cdc_shop__public_orders')}`)).toBe(writes + 1);
   });
 
+  it('reconnects when the source drops the replication connection, and resumes from its checkpoint', async () => {
+    const c = connector({ untilCaughtUp: false, retryDelayMs: { min: 50, max: 200 } });
+    const running = c.run();
+    await expect.poll(() => c.stats().phase, { timeout: 10_000 }).toBe('streaming');
+    await source`UPDATE orders SET status = 'before' WHERE id BETWEEN 1000 AND 1009`;
+    await expect.poll(() => c.stats().changesApplied, { timeout: 10_000 }).toBe(10);
+    const terminated = await source`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${config.slot!} AND active`;
+    expect(terminated).toHaveLength(1);
+    await source`UPDATE orders SET status = 'after' WHERE id BETWEEN 1000 AND 1019`;
+    await expect.poll(async () => (await current('orders', 'id, status')).filter((r) => r.status === 'after').length, { timeout: 20_000 }).toBe(20);
+    expect(c.stats()).toMatchObject({ phase: 'streaming', changesApplied: 30 });
+    await c.stop();
+    await running;
+  });
+
   it('redoes an interrupted snapshot from a new slot, and --resnapshot starts over', async () => {
     let pages = 0;
     const failing: ChangeSink = {

@@ -102,7 +102,8 @@ export class PostgresPullConnector {
   private rejected = 0;
   private lastError: string | undefined;
   private startedAt = Date.now();
-  private everStreamed = false;
+  /** Sessions that reached streaming (a failure after one starts the backoff over). */
+  private streamingSessions = 0;
   private resnapshotPending: boolean;
   private stopping = false;
   private streamer: WalStreamer | undefined;
@@ -164,6 +165,7 @@ export class PostgresPullConnector {
     let delay = min;
     try {
       while (!this.stopping) {
+        const sessionsBefore = this.streamingSessions;
         try {
           const outcome = await this.session();
           if (outcome !== 'ended') return;
@@ -172,7 +174,8 @@ export class PostgresPullConnector {
         } catch (err) {
           if (err instanceof SnapshotInterrupted) return;
           const error = err instanceof TesseraError ? err : sourceError(err, this.ctx, 'streaming changes');
-          if (this.stopping || !error.retryable || (!this.everStreamed && !this.opts.retryBeforeStreaming)) throw error;
+          if (this.stopping || !error.retryable || (this.streamingSessions === 0 && !this.opts.retryBeforeStreaming)) throw error;
+          if (this.streamingSessions > sessionsBefore) delay = min;
           this.lastError = error.message;
           this.phase = 'retrying';
           this.opts.log.warn({ source: this.opts.source, err: error.message, retryInMs: delay }, 'CDC pull failed; retrying');
@@ -215,7 +218,7 @@ export class PostgresPullConnector {
       const target = this.opts.untilCaughtUp ? await currentWalLsn(sql, this.ctx) : undefined;
       const stream = await replication.start(from);
       this.phase = 'streaming';
-      this.everStreamed = true;
+      this.streamingSessions++;
       this.lastError = undefined;
       this.streamer = new WalStreamer({
         stream,
