@@ -11,11 +11,12 @@ import { identityRoutes } from './routes/identity.ts';
 import { cdcRoutes, type CdcRouteDeps } from './routes/cdc.ts';
 import { crmRoutes, type CrmRouteDeps } from './routes/crm.ts';
 import type { IdentityService } from '../identity/identity-service.ts';
+import { featureRoutes, type FeatureRouteDeps } from './routes/features.ts';
 
 /** Segment's limit for one request. */
 export const MAX_BODY_BYTES = 500 * 1024;
 
-export interface ApiDeps extends CdcRouteDeps, CrmRouteDeps {
+export interface ApiDeps extends CdcRouteDeps, CrmRouteDeps, FeatureRouteDeps {
   stores: Stores;
   ingestor: EventIngestor;
   keys: ApiKeyVerifier;
@@ -47,5 +48,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   identityRoutes(app, deps);
   cdcRoutes(app, deps);
   crmRoutes(app, deps);
+  featureRoutes(app, deps);
   return app;
 }

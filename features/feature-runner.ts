@@ -23,12 +23,11 @@ import { sourceSql } from './compiler/source-sql.ts';
 import { timeLiteral } from './compiler/sql.ts';
 import type { AggregateFeature, FeatureSet } from './feature-model.ts';
 import { recordStatistics, type FeatureStatistics } from './feature-statistics.ts';
+import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
 import { IDENTITY_SNAPSHOT, currentMapVersion, snapshotState, syncIdentitySnapshot } from './identity-snapshot.ts';
 import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable } from './profile-versions.ts';
 
 export const FEATURES_JOB = 'features.run';
-/** Statements that join through the identity map rely on NULL for "no match". */
-export const FEATURE_QUERY_SETTINGS = 'SETTINGS join_use_nulls = 1';
 /** Above this share of profiles touched, an incremental run is not worth it. */
 const INCREMENTAL_LIMIT = 0.5;
 
@@ -79,6 +78,11 @@ export interface RunnerOptions {
   identifierRule: CompileContext['identifierRule'];
 }
 
+/** How runs compile: tables of `table(name)`, identifiers ranked and normalised as identity does, joined through the snapshot. */
+export function compileContextFor(table: (name: string) => string, identifierRule: CompileContext['identifierRule'], identityMap = table(IDENTITY_SNAPSHOT)): CompileContext {
+  return { table, identifierRule, identityMap };
+}
+
 const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
 
 export class FeatureRunner {
@@ -89,7 +93,7 @@ export class FeatureRunner {
   ) {}
 
   compileContext(identityMap = this.ch.table(IDENTITY_SNAPSHOT)): CompileContext {
-    return { table: (n) => this.ch.table(n), identifierRule: this.opts.identifierRule, identityMap };
+    return compileContextFor((n) => this.ch.table(n), this.opts.identifierRule, identityMap);
   }
 
   async checkpoint(): Promise<FeatureCheckpoint | undefined> {

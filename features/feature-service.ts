@@ -9,11 +9,11 @@ import type { Postgres } from '../src/clients/postgres.ts';
 import type { SourcesConfig } from '../src/sources/sources-config.ts';
 import { ruleForType, type ResolvedIdentityConfig } from '../identity/identity-config.ts';
 import { buildCatalog, type CatalogEntry } from './catalog.ts';
-import { allProfilesSql, compileRun } from './compiler/compile.ts';
-import { createProfilesTableSql } from './compiler/profile-sql.ts';
 import { parseEntityRows } from './entity-rows.ts';
 import { latestStatistics } from './feature-statistics.ts';
-import { FEATURE_QUERY_SETTINGS, FeatureRunner, type RunOptions, type RunSummary } from './feature-runner.ts';
+import { FeatureRunner, type RunOptions, type RunSummary } from './feature-runner.ts';
+import { buildPlan, type Plan } from './plan.ts';
+import { versionTable } from './profile-versions.ts';
 import { loadDefinitions, type LoadedDefinitions } from './load-definitions.ts';
 import { buildTrainingSet, type TrainingSet } from './training-set.ts';
 import { FeatureValidationError, type Issue } from './validate-definitions.ts';
@@ -25,20 +25,6 @@ export interface FeatureServiceOptions {
   identity: ResolvedIdentityConfig;
   settleMs: number;
   driftStddevs: number;
-}
-
-export interface PlanGroup {
-  key: string;
-  label: string;
-  features: string[];
-  sql: string;
-}
-
-export interface Plan {
-  groups: PlanGroup[];
-  /** The table a full run creates and the statement that fills it. */
-  createTable: string;
-  insert: string;
 }
 
 export type ValidationReport = { ok: true; files: string[]; features: number } | { ok: false; issues: Issue[] };
@@ -80,13 +66,8 @@ export class FeatureService {
   /** The SQL of a full run now: one query per source group, and the assembly into the profiles table. */
   async plan(): Promise<Plan> {
     const { set } = await this.load();
-    const ctx = this.runner.compileContext();
-    const run = compileRun(set, ctx, Date.now(), { kind: 'all' }, allProfilesSql(ctx));
-    return {
-      groups: run.groups.map(({ group, sql }) => ({ key: group.key, label: group.label, features: group.features.map((f) => f.name), sql: `${sql}\n${FEATURE_QUERY_SETTINGS}` })),
-      createTable: createProfilesTableSql(this.ch.table('profiles_v<run id>'), set),
-      insert: `INSERT INTO ${this.ch.table('profiles_v<run id>')}\n${run.select}\n${FEATURE_QUERY_SETTINGS}`,
-    };
+    const now = Date.now();
+    return buildPlan(set, this.runner.compileContext(), now, this.ch.table(versionTable(now)));
   }
 
   async run(options: RunOptions = {}): Promise<RunSummary> {

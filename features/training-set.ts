@@ -11,7 +11,7 @@ import { compileTrainingSet, type CompileContext } from './compiler/compile.ts';
 import { ENTITY } from './compiler/group-sql.ts';
 import type { EntityRow } from './entity-rows.ts';
 import type { FeatureSet } from './feature-model.ts';
-import { FEATURE_QUERY_SETTINGS } from './feature-runner.ts';
+import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
 
 export interface TrainingSet {
   /** `identifier`, `timestamp`, `profile_id`, then the features. */

@@ -94,7 +94,7 @@ function mostFrequentSql(name: string, call: MostFrequentCall, group: FeatureGro
   const { joins, profile } = mapJoins(src.keys, '_keyed', ctx);
   const keyed = [
     `SELECT ${[...keyColumns(src.keys), `${call.value} AS _v`, 'count() AS _n', `max(${src.order}) AS _t`].join(', ')}`,
-    `FROM ${src.from}`,
+    `FROM ${src.from(asOf)}`,
     where([...scanConditions(group, src, asOf, scope, ctx), call.condition, '_v IS NOT NULL']),
     `GROUP BY ${[...keyNames(src.keys), '_v'].join(', ')}`,
   ].join('\n');
@@ -128,7 +128,7 @@ export function groupSql(group: FeatureGroup, ctx: CompileContext, asOf: string,
 
   const keyed = [
     `SELECT ${[...keyColumns(src.keys), ...plain.map((c, i) => `${stateSql(c.call)} AS _s${i}`)].join(',\n  ')}`,
-    `FROM ${src.from}`,
+    `FROM ${src.from(asOf)}`,
     where(scanConditions(group, src, asOf, scope, ctx)),
     `GROUP BY ${keyNames(src.keys).join(', ')}`,
   ].join('\n');
@@ -156,29 +156,32 @@ const AS_OF = `_e.${ENTITY.asOf}`;
 
 /**
  * The source rows of the entity rows' profiles, each joined to every entity row of its profile and
- * kept only if it existed at that row's time: one row per (entity row, source row).
+ * kept only if it existed at that row's time: one row per (entity row, source row). A source with
+ * a history gives each row's latest version by then, and no row when that version deleted it.
  */
 function trainingRowsSql(group: FeatureGroup, src: SourceSql, entities: string, ctx: CompileContext): string {
   const history = src.history;
-  const from = history?.from ?? src.from;
+  const keys = history?.keys ?? src.keys;
   const ids = `(SELECT id_type, id_value FROM ${ctx.identityMap} WHERE profile_id IN (SELECT ${ENTITY.profileId} FROM ${entities}))`;
-  const rows = [`SELECT *, ${keyColumns(src.keys).join(', ')}`, `FROM ${from}`, where([...scanFilter(group), identifierFilter(src.keys, ids, ctx)])].join('\n');
-  const { joins, profile } = mapJoins(src.keys, '_r', ctx);
-  const asOf = [
-    ...(src.time ? [`${src.time} <= ${AS_OF}`] : []),
-    ...(history ? [`${history.versionTime} <= ${AS_OF}`] : []),
-    ...(src.changedAt ? [`${src.changedAt} <= ${AS_OF}`] : []),
-  ];
+  const rows = [
+    `SELECT *, ${keyColumns(keys).join(', ')}`,
+    // A source without a history has current rows only (immutable events).
+    `FROM ${history?.from ?? src.from(AS_OF)}`,
+    where([...scanFilter(group), identifierFilter(keys, ids, ctx)]),
+  ].join('\n');
+  const { joins, profile } = mapJoins(keys, '_r', ctx);
+  const rowTime = (asOf: string) => (src.time ? [`${src.time} <= ${asOf}`] : []);
   const joined = [
     `SELECT _e.${ENTITY.rowId} AS ${ENTITY.rowId}, _e.${ENTITY.asOf} AS ${ENTITY.asOf}, _rows.*`,
     'FROM (',
     indent([`SELECT ${profile} AS _rp, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`, joins].join('\n')),
     ') AS _rows',
     `INNER JOIN ${entities} AS _e ON _e.${ENTITY.profileId} = _rows._rp`,
-    where(asOf),
+    where(history ? [`${history.versionTime} <= ${AS_OF}`] : rowTime(AS_OF)),
   ].join('\n');
   if (!history) return joined;
-  return `SELECT * FROM (\n${indent(joined)}\n)\nORDER BY ${history.versionTime} DESC\nLIMIT 1 BY ${ENTITY.rowId}, ${history.rowKey}`;
+  const latest = `SELECT * FROM (\n${indent(joined)}\n)\nORDER BY ${history.versionOrder} DESC\nLIMIT 1 BY ${ENTITY.rowId}, ${history.rowKey}`;
+  return [`SELECT * FROM (\n${indent(latest)}\n)`, where([...(history.deleted ? [`NOT (${history.deleted})`] : []), ...rowTime(ENTITY.asOf)])].join('\n');
 }
 
 /**

@@ -25,8 +25,8 @@ export interface IdentifierKey {
 }
 
 export interface SourceSql {
-  /** A table or parenthesised subquery with the current rows. */
-  from: string;
+  /** A table or parenthesised subquery with the rows as of `asOf` (current rows, for most sources). */
+  from: (asOf: string) => string;
   /** Identifier expressions in priority order: a row belongs to the profile of the first that is mapped. */
   keys: IdentifierKey[];
   /** The row's time as DateTime64(3, 'UTC'), when the source has one. */
@@ -36,16 +36,22 @@ export interface SourceSql {
   /** Rows (all versions and tombstones included) with their ingestion time, for incremental runs. */
   changes: { from: string; ingestedAt: string; keys: IdentifierKey[] };
   /**
-   * For training sets, a source that keeps every version of a row: where they are, the column
-   * naming a row across versions and the time of each version. The row as of a time is its latest
-   * version by then.
+   * For training sets: every version of every row, so that the row as of a time is its latest
+   * version by then (absent when that version is a deletion). Its keys read the identifiers every
+   * version carries (a deletion carries those of the row's last live version).
    */
-  history?: { from: string; rowKey: string; versionTime: string };
-  /**
-   * For training sets, a source that keeps only current rows: the time of a row's last change. A
-   * row changed after a training row's time is left out (it may have been different then).
-   */
-  changedAt?: string;
+  history?: {
+    from: string;
+    keys: IdentifierKey[];
+    /** Names a row across versions. */
+    rowKey: string;
+    /** When a version became current. */
+    versionTime: string;
+    /** Orders versions of a row. */
+    versionOrder: string;
+    /** True on a version that deletes the row. */
+    deleted?: string;
+  };
 }
 
 /** SQL reading a field of the current row. Values missing from JSON are NULL. */
@@ -55,11 +61,16 @@ export function fieldSql(f: FieldRef): string {
   switch (f.type) {
     case 'json':
       return `nullIf(JSONExtractRaw(${path}), '')`;
-    case 'timestamp':
-      // ISO-8601 text (event properties) or epoch milliseconds (CRM traits).
-      return `multiIf(JSONType(${path}) = 'String', parseDateTime64BestEffortOrNull(JSONExtractString(${path}), 3, 'UTC'), JSONType(${path}) IN ('Int64', 'UInt64', 'Double'), fromUnixTimestamp64Milli(toInt64(JSONExtractFloat(${path})), 'UTC'), NULL)`;
+    case 'timestamp': {
+      // ISO-8601 text (event properties), or an epoch number (CRM traits: ms; CDC rows: the
+      // connector's unit, guessed from the magnitude as src/sources/column-types.ts does).
+      const n = `JSONExtractFloat(${path})`;
+      const ms = `multiIf(abs(${n}) < 1e11, ${n} * 1000, abs(${n}) < 1e14, ${n}, abs(${n}) < 1e17, ${n} / 1000, ${n} / 1000000)`;
+      return `multiIf(JSONType(${path}) = 'String', parseDateTime64BestEffortOrNull(JSONExtractString(${path}), 3, 'UTC'), JSONType(${path}) IN ('Int64', 'UInt64', 'Double'), fromUnixTimestamp64Milli(toInt64(${ms}), 'UTC'), NULL)`;
+    }
     case 'date':
-      return `toDate32OrNull(JSONExtractString(${path}))`;
+      // Text, or days since the epoch (Debezium's io.debezium.time.Date).
+      return `if(JSONType(${path}) = 'String', toDate32OrNull(JSONExtractString(${path})), toDate32(JSONExtractInt(${path})))`;
     default:
       return `JSONExtract(${path}, ${str(`Nullable(${CLICKHOUSE_TYPE[f.type]})`)})`;
   }
@@ -106,6 +117,29 @@ function byPriority(keys: IdentifierKey[], ctx: CompileContext): IdentifierKey[]
   return [...keys].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
 }
 
+/** Keys read from an `identifiers` column holding `[[type, raw value], ...]` (CRM records, the CDC changelog). */
+function listedKeys(types: string[], ctx: CompileContext): IdentifierKey[] {
+  return byPriority(
+    [...new Set(types)].map((type) => ({ type, expr: `arrayFirst(x -> x.1 = ${str(type)}, JSONExtract(identifiers, 'Array(Tuple(String, String))')).2` })),
+    ctx,
+  );
+}
+
+/**
+ * Every change of a CDC table with its declared columns read from the changed row's JSON. A
+ * deletion carries no row: it takes the identifiers of the row's last live version.
+ */
+function cdcHistorySql(source: Extract<SourceRef, { kind: 'cdc' }>, ctx: CompileContext): string {
+  const changes = ctx.table('cdc_changes');
+  const where = (alias: string) => `${alias}source = ${str(source.source)} AND ${alias}table_name = ${str(source.table)}`;
+  const columns = Object.entries(source.config.columns).map(([column, type]) => `${fieldSql({ column: 'row', jsonKeys: [column], type })} AS ${ident(column)}`);
+  return `(SELECT c.key AS _key, c.position AS _position, c.op AS _op, c.changed_at AS _changed_at, ${columns.join(', ')},
+      if(c.op = 'd', ifNull(k.ids, '[]'), c.identifiers) AS identifiers
+    FROM ${changes} AS c
+    LEFT JOIN (SELECT key, argMaxIf(identifiers, position, op != 'd') AS ids FROM ${changes} WHERE ${where('')} GROUP BY key) AS k ON k.key = c.key
+    WHERE ${where('c.')} AND c.op != 't')`;
+}
+
 export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
   const time = timeField(source);
   const timeExpr = time ? timeSql(time) : undefined;
@@ -120,7 +154,7 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
         ctx,
       );
       return {
-        from: ctx.table('events_unique'),
+        from: () => ctx.table('events_unique'),
         keys,
         time: timeExpr,
         order,
@@ -135,29 +169,34 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
         ctx,
       );
       return {
-        from: ctx.table(names.current),
+        from: () => ctx.table(names.current),
         keys,
         time: timeExpr,
         order,
         // The state table holds tombstones too: a deleted row touches its profile.
         changes: { from: ctx.table(names.state), ingestedAt: '_ingested_at', keys },
-        changedAt: '_changed_at',
+        history: {
+          from: cdcHistorySql(source, ctx),
+          keys: listedKeys(Object.values(source.config.identifiers), ctx),
+          rowKey: '_key',
+          versionTime: '_changed_at',
+          versionOrder: '_position',
+          deleted: "_op = 'd'",
+        },
       };
     }
     case 'crm': {
-      const types = [...new Set(Object.values(source.mapping.identifiers))];
-      const keys = byPriority(
-        types.map((type) => ({ type, expr: `arrayFirst(x -> x.1 = ${str(type)}, JSONExtract(identifiers, 'Array(Tuple(String, String))')).2` })),
-        ctx,
-      );
+      const keys = listedKeys(Object.values(source.mapping.identifiers), ctx);
       const of = (table: string) => `(SELECT * FROM ${ctx.table(table)} WHERE source = ${str(source.source)})`;
       return {
-        from: of('crm_records_current'),
+        // Each record as it was then: its latest version by `asOf` (a version from later does not hide an earlier one).
+        from: (asOf) =>
+          `(SELECT * FROM ${ctx.table('crm_records')} WHERE source = ${str(source.source)} AND updated_at <= ${asOf} ORDER BY record_id, updated_at DESC LIMIT 1 BY record_id)`,
         keys,
         time: timeExpr,
         order,
         changes: { from: of('crm_records'), ingestedAt: 'ingested_at', keys },
-        history: { from: of('crm_records'), rowKey: 'record_id', versionTime: 'updated_at' },
+        history: { from: of('crm_records'), keys, rowKey: 'record_id', versionTime: 'updated_at', versionOrder: 'updated_at' },
       };
     }
   }

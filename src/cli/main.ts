@@ -8,6 +8,7 @@ import { importCommand } from './commands/import.ts';
 import { keysCommand } from './commands/keys.ts';
 import { demoCommand } from './commands/demo.ts';
 import { identityCommand } from './commands/identity.ts';
+import { featuresCommand } from './commands/features.ts';
 import { cdcCommand } from './commands/cdc.ts';
 
 const program = new Command('tessera')
@@ -20,6 +21,7 @@ migrateCommand(program);
 importCommand(program);
 keysCommand(program);
 identityCommand(program);
+featuresCommand(program);
 cdcCommand(program);
 demoCommand(program);
 

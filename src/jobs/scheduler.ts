@@ -2,11 +2,14 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.ts';
 import type { Services } from '../runtime/services.ts';
+import { startFeaturesJob, type FeaturesJob } from './features-job.ts';
 
 export const IDENTITY_QUEUE = 'identity';
 
 export interface Scheduler {
   queue: Queue;
+  /** `features.run` (see features-job.ts). */
+  features: FeaturesJob;
   close(): Promise<void>;
 }
 
@@ -17,7 +20,7 @@ export interface Scheduler {
  */
 export async function startScheduler(
   services: Services,
-  opts: { redisUrl: string; prefix: string; resolveEveryMs: number },
+  opts: { redisUrl: string; prefix: string; resolveEveryMs: number; featuresEveryMs?: number },
   log: Logger,
 ): Promise<Scheduler> {
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
@@ -39,9 +42,12 @@ export async function startScheduler(
   } else {
     await queue.removeJobScheduler('identity.resolve');
   }
+  const features = await startFeaturesJob(services, { connection, prefix, everyMs: opts.featuresEveryMs ?? 0 }, log);
   return {
     queue,
+    features,
     close: async () => {
+      await features.close();
       await worker.close();
       await queue.close();
       await connection.quit();
