@@ -16,8 +16,8 @@
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import type { Postgres } from '../src/clients/postgres.ts';
 import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
-import { allProfilesSql, compileRun, featureSetSignature, type CompileContext } from './compiler/compile.ts';
-import { groupFeatures, groupWindows, timeBandsCondition, touchedProfilesSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
+import { allProfilesSql, compileRun, featureSetSignature, groupTableSql, type CompileContext, type CompiledRun } from './compiler/compile.ts';
+import { groupFeatures, groupWindows, timeBandsCondition, touchedMapSql, touchedProfilesSql, touchedRowsSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
 import { clockUpdateSql, createProfilesTableSql } from './compiler/profile-sql.ts';
 import { sourceSql } from './compiler/source-sql.ts';
 import { timeLiteral } from './compiler/sql.ts';
@@ -39,6 +39,8 @@ export interface FeatureCheckpoint {
   ingestedMs: number;
   mapVersion: number;
   signature: string;
+  /** Rows of the table. */
+  profiles: number;
 }
 
 export interface RunProgress {
@@ -68,6 +70,8 @@ export interface RunSummary {
   features: number;
   seconds: number;
   steps: { step: string; seconds: number }[];
+  /** The main statements of the compute step, with their time (which source group costs what). */
+  statements: { statement: string; seconds: number }[];
   statistics: FeatureStatistics[];
 }
 
@@ -86,6 +90,8 @@ export function compileContextFor(table: (name: string) => string, identifierRul
 const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
 
 export class FeatureRunner {
+  private statements: RunSummary['statements'] = [];
+
   constructor(
     private readonly ch: Clickhouse,
     private readonly pg: Postgres,
@@ -130,6 +136,7 @@ export class FeatureRunner {
     };
 
     await dropScratchTables(ch);
+    this.statements = [];
     try {
       step(0);
       const mapVersion = await currentMapVersion(ch);
@@ -144,14 +151,13 @@ export class FeatureRunner {
       let reason = fullReason;
       if (!fullReason) {
         touched = await this.findTouched(groups, ctx, touchedTable, previous!, { asOfMs, ingestedMs });
-        const [all] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${ch.table(IDENTITY_SNAPSHOT)}`);
-        if (touched > INCREMENTAL_LIMIT * Number(all?.n ?? 0)) reason = `${touched} of ${all?.n} profiles touched`;
+        if (touched > INCREMENTAL_LIMIT * (previous!.profiles ?? 0)) reason = `${touched} of ${previous!.profiles} profiles touched`;
         else mode = 'incremental';
       }
 
       step(2);
-      if (mode === 'incremental') await this.writeIncremental(set, ctx, previous!.table, table, touchedTable, runId, asOfMs);
-      else await this.writeFull(set, ctx, table, asOfMs);
+      if (mode === 'incremental') await this.writeIncremental(set, ctx, groups, previous!.table, table, touchedTable, runId, asOfMs);
+      else await this.writeFull(set, ctx, table, runId, asOfMs);
       const [count] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table(table)}`);
       const profiles = Number(count?.n ?? 0);
 
@@ -191,9 +197,10 @@ export class FeatureRunner {
           features: set.features.length,
           seconds,
           steps,
+          statements: this.statements,
           statistics,
         },
-        checkpoint: { runId, table, asOfMs, ingestedMs, mapVersion, signature },
+        checkpoint: { runId, table, asOfMs, ingestedMs, mapVersion, signature, profiles },
       };
     } catch (err) {
       // A failed run leaves the previous version in place.
@@ -202,6 +209,13 @@ export class FeatureRunner {
     } finally {
       await dropScratchTables(ch, runId).catch(() => {});
     }
+  }
+
+  /** Runs a statement and records its time under `label`. */
+  private async exec(label: string, sql: string): Promise<void> {
+    const started = performance.now();
+    await this.ch.command(sql);
+    this.statements.push({ statement: label, seconds: (performance.now() - started) / 1000 });
   }
 
   /** Why this run cannot be incremental, or undefined when it can. */
@@ -223,39 +237,54 @@ export class FeatureRunner {
     const touched = ch.table(touchedTable);
     for (const group of groups) {
       const { ingestedAt } = sourceSql(group.source, ctx).changes;
-      const ingested = `${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)}`;
-      await ch.command(`INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, ingested)} ${FEATURE_QUERY_SETTINGS}`);
+      const ingested = `(${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)})`;
       const bands = groupWindows(group).map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w }));
       const crossed = timeBandsCondition(group, ctx, bands.filter((b) => b.toMs > b.fromMs));
-      if (crossed) await ch.command(`INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, crossed)} ${FEATURE_QUERY_SETTINGS}`);
+      const condition = crossed ? `${ingested} OR ${crossed}` : ingested;
+      await this.exec(`touched by ${group.label}`, `INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, condition)} ${FEATURE_QUERY_SETTINGS}`);
     }
     const [row] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${touched}`);
     return Number(row?.n ?? 0);
   }
 
-  private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, asOfMs: number): Promise<void> {
-    const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx));
+  private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, runId: number, asOfMs: number): Promise<void> {
+    const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), this.groupTable(runId));
+    await this.computeGroups(run);
     await this.ch.command(createProfilesTableSql(this.ch.table(table), set));
-    await this.ch.command(`INSERT INTO ${this.ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+    await this.exec('assemble the profiles table', `INSERT INTO ${this.ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+  }
+
+  private groupTable(runId: number): (index: number) => string {
+    return (i) => this.ch.table(scratchTable(runId, `group${i}`));
+  }
+
+  /** The queries of the run (one per source group, one per "most frequent" feature), each into its own scratch table. */
+  private async computeGroups(run: CompiledRun): Promise<void> {
+    for (const { group, features, sql, table } of run.queries) {
+      await this.exec(`${group.label}: ${features.map((f) => f.name).join(', ')}`, `${groupTableSql(table, sql)} ${FEATURE_QUERY_SETTINGS}`);
+    }
   }
 
   /** The previous version with the touched profiles' rows replaced and clock-reading features moved to `asOfMs`. */
-  private async writeIncremental(set: FeatureSet, ctx: CompileContext, previous: string, table: string, touchedTable: string, runId: number, asOfMs: number): Promise<void> {
+  private async writeIncremental(set: FeatureSet, ctx: CompileContext, groups: FeatureGroup[], previous: string, table: string, touchedTable: string, runId: number, asOfMs: number): Promise<void> {
     const ch = this.ch;
     const touched = ch.table(touchedTable);
-    const ids = scratchTable(runId, 'touched_ids');
-    const existing = scratchTable(runId, 'touched_existing');
-    await ch.command(`CREATE TABLE ${ch.table(ids)} (id_type String, id_value String) ENGINE = MergeTree ORDER BY (id_type, id_value)`);
-    await ch.command(`INSERT INTO ${ch.table(ids)} SELECT id_type, id_value FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
-    await ch.command(`CREATE TABLE ${ch.table(existing)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
-    await ch.command(`INSERT INTO ${ch.table(existing)} SELECT DISTINCT profile_id FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
-
-    const scope: RunScope = { kind: 'touched', profiles: touched, identifiers: ch.table(ids) };
-    const run = compileRun(set, ctx, asOfMs, scope, `SELECT profile_id FROM ${ch.table(existing)}`);
+    const ids = ch.table(scratchTable(runId, 'touched_ids'));
+    await this.exec('identifiers of the touched profiles', `CREATE TABLE ${ids} ENGINE = Memory AS SELECT id_type, id_value, profile_id FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles: touched, groups: {} };
+    for (const [i, group] of groups.entries()) {
+      const [rows, map] = [ch.table(scratchTable(runId, `rows${i}`)), ch.table(scratchTable(runId, `map${i}`))];
+      await this.exec(`rows of the touched profiles in ${group.label}`, `CREATE TABLE ${rows} ENGINE = Memory AS ${touchedRowsSql(group, ctx, timeLiteral(asOfMs), ids)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec(`their identifiers in the identity map`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, rows)}`);
+      scope.groups[group.key] = { rows, map };
+    }
+    // Touched profiles that still exist (merged-away ones only lose their row).
+    const run = compileRun(set, ctx, asOfMs, scope, `SELECT DISTINCT profile_id FROM ${ids}`, this.groupTable(runId));
+    await this.computeGroups(run);
     await cloneTable(ch, previous, table);
-    await ch.command(`DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
-    await ch.command(`INSERT INTO ${ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+    await this.exec('delete the touched rows', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    await this.exec('insert the touched rows', `INSERT INTO ${ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
     const clock = clockUpdateSql(ch.table(table), set, timeLiteral(asOfMs));
-    if (clock) await ch.command(`${clock} SETTINGS mutations_sync = 2`);
+    if (clock) await this.exec('move clock-reading features', `${clock} SETTINGS mutations_sync = 2`);
   }
 }

@@ -13,7 +13,7 @@ import { parseEntityRows } from './entity-rows.ts';
 import { latestStatistics } from './feature-statistics.ts';
 import { FeatureRunner, type RunOptions, type RunSummary } from './feature-runner.ts';
 import { buildPlan, type Plan } from './plan.ts';
-import { versionTable } from './profile-versions.ts';
+import { scratchTable, versionTable } from './profile-versions.ts';
 import { loadDefinitions, type LoadedDefinitions } from './load-definitions.ts';
 import { buildTrainingSet, type TrainingSet } from './training-set.ts';
 import { FeatureValidationError, type Issue } from './validate-definitions.ts';
@@ -67,7 +67,7 @@ export class FeatureService {
   async plan(): Promise<Plan> {
     const { set } = await this.load();
     const now = Date.now();
-    return buildPlan(set, this.runner.compileContext(), now, this.ch.table(versionTable(now)));
+    return buildPlan(set, this.runner.compileContext(), now, this.ch.table(versionTable(now)), (i) => this.ch.table(scratchTable(now, `group${i}`)));
   }
 
   async run(options: RunOptions = {}): Promise<RunSummary> {

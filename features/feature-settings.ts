@@ -1,2 +1,8 @@
-/** ClickHouse settings of every feature statement: joins through the identity map rely on NULL for "no match". */
-export const FEATURE_QUERY_SETTINGS = 'SETTINGS join_use_nulls = 1';
+/**
+ * ClickHouse settings of every feature statement:
+ * - `join_use_nulls = 1`: joins through the identity map rely on NULL for "no match";
+ * - `optimize_move_to_prewhere_if_final = 1`: row filters (event names, a run's identifiers) are
+ *   read before the other columns even through `events_unique` (FINAL). Safe here because the
+ *   copies of one message id carry the same type, names and identifiers.
+ */
+export const FEATURE_QUERY_SETTINGS = 'SETTINGS join_use_nulls = 1, optimize_move_to_prewhere_if_final = 1';

@@ -21,19 +21,28 @@ export interface MostFrequentCall {
   condition: string;
 }
 
+/** The row conditions of a feature: its selection and filter (`rows`), then its window. */
+function conditions(f: AggregateFeature, src: SourceSql, asOf: string): { rows: string[]; window: string[] } {
+  const rows: string[] = [];
+  const selection = selectionSql(f.source);
+  if (selection) rows.push(selection);
+  if (f.where) rows.push(`ifNull(${exprSql(f.where, { field: fieldSql, asOf })}, false)`);
+  return { rows, window: f.window ? [`${src.time!} > ${asOf} - toIntervalMillisecond(${f.window.ms})`] : [] };
+}
+
 /** The condition a source row must meet to count for a feature: its selection, filter and window. */
 export function conditionSql(f: AggregateFeature, src: SourceSql, asOf: string): string {
-  const parts: string[] = [];
-  const selection = selectionSql(f.source);
-  if (selection) parts.push(selection);
-  if (f.where) parts.push(`ifNull(${exprSql(f.where, { field: fieldSql, asOf })}, false)`);
-  if (f.window) parts.push(`${src.time!} > ${asOf} - toIntervalMillisecond(${f.window.ms})`);
-  return parts.length ? parts.join(' AND ') : 'true';
+  const { rows, window } = conditions(f, src, asOf);
+  return rows.length + window.length ? [...rows, ...window].join(' AND ') : 'true';
 }
 
 export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string): AggregateCall | MostFrequentCall {
   const cond = conditionSql(f, src, asOf);
-  const value = f.aggregation.of ? exprSql(f.aggregation.of, { field: fieldSql, asOf }) : '';
+  const { rows } = conditions(f, src, asOf);
+  const raw = f.aggregation.of ? exprSql(f.aggregation.of, { field: fieldSql, asOf }) : '';
+  // Only rows the feature selects need the value (JSON parsing is the cost of a scan): `if`
+  // evaluates it on those alone. Features with the same selection and filter share it.
+  const value = raw && rows.length ? `if(${rows.join(' AND ')}, ${raw}, NULL)` : raw;
   switch (f.aggregation.fn) {
     case 'count':
       return { fn: 'countIf', args: [cond] };
@@ -45,16 +54,26 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
     case 'avg':
       return { fn: `${f.aggregation.fn}If`, args: [value, cond] };
     case 'distinctCount':
-      return { fn: 'uniqExactIf', args: [value, cond] };
-    // Ties in time go to the greater value, so the answer never depends on the order rows are read.
+      // Distinct 64-bit hashes: exact unless two of one profile's values collide (uniqExact of
+      // strings hashes them too), and the sets of numbers merge far faster than sets of strings.
+      return { fn: 'uniqExactIf', args: [`cityHash64(${value})`, `${cond} AND isNotNull(${value})`] };
     case 'first':
-      return { fn: 'argMinIf', args: [value, `(${src.order}, ${value})`, cond] };
+      return { fn: 'argMinIf', args: [value, orderKey(src.order, value), cond] };
     case 'last':
     case 'latest':
-      return { fn: 'argMaxIf', args: [value, `(${src.order}, ${value})`, cond] };
+      return { fn: 'argMaxIf', args: [value, orderKey(src.order, value), cond] };
     case 'mostFrequent':
       return { value, condition: cond };
   }
+}
+
+/**
+ * The order of rows for first / last: their time (ms), ties broken by a hash of the value, so the
+ * answer never depends on the order rows are read. Packed into one UInt128: comparing a
+ * (time, string) tuple per row costs twice as much.
+ */
+function orderKey(time: string, value: string): string {
+  return `bitOr(bitShiftLeft(toUInt128(toUnixTimestamp64Milli(${time}) + 4611686018427387904), 64), cityHash64(${value}))`;
 }
 
 export function isMostFrequent(call: AggregateCall | MostFrequentCall): call is MostFrequentCall {

@@ -5,17 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import type { AggregateFeature, FeatureSet } from '../feature-model.ts';
-import { ENTITY, groupFeatures, groupSql, trainingGroupSql, type FeatureGroup, type RunScope } from './group-sql.ts';
+import { ENTITY, groupFeatures, groupQueries, trainingGroupSql, type GroupQuery, type RunScope } from './group-sql.ts';
 import { assemblySql } from './profile-sql.ts';
 import type { CompileContext } from './source-sql.ts';
 import { timeLiteral } from './sql.ts';
 
 export type { CompileContext } from './source-sql.ts';
-export type { FeatureGroup, RunScope } from './group-sql.ts';
+export type { FeatureGroup, GroupQuery, RunScope } from './group-sql.ts';
 
 export interface CompiledRun {
-  groups: { group: FeatureGroup; sql: string }[];
-  /** One row per profile of the scope: `profile_id` and every feature. */
+  /** The queries (see groupQueries), each with the table its rows go to before they are assembled. */
+  queries: (GroupQuery & { table: string })[];
+  /** One row per profile of the scope (`profile_id` and every feature), from the group tables. */
   select: string;
 }
 
@@ -24,11 +25,14 @@ const aggregates = (set: FeatureSet) => set.features.filter((f): f is AggregateF
 /**
  * A run at `asOfMs` over `scope`. `base` lists the profiles to output (a query with `profile_id`):
  * all of the identity map for a full run, the touched ones that still exist for an incremental one.
+ * Each query fills its own table (`groupTable(i)`) first; the tables are then joined to the base.
  */
-export function compileRun(set: FeatureSet, ctx: CompileContext, asOfMs: number, scope: RunScope, base: string): CompiledRun {
+export function compileRun(set: FeatureSet, ctx: CompileContext, asOfMs: number, scope: RunScope, base: string, groupTable: (index: number) => string): CompiledRun {
   const asOf = timeLiteral(asOfMs);
-  const groups = groupFeatures(aggregates(set)).map((group) => ({ group, sql: groupSql(group, ctx, asOf, scope) }));
-  return { groups, select: assemblySql({ set, groups, base, key: 'profile_id', asOf }) };
+  const queries = groupFeatures(aggregates(set))
+    .flatMap((group) => groupQueries(group, ctx, asOf, scope))
+    .map((q, i) => ({ ...q, table: groupTable(i) }));
+  return { queries, select: assemblySql({ set, parts: queries.map((q) => ({ features: q.features, from: q.table })), base, key: 'profile_id', asOf }) };
 }
 
 /** The profiles of a full run: every profile of the identity map. */
@@ -41,10 +45,10 @@ export function allProfilesSql(ctx: CompileContext): string {
  * the result has one row per entity row with every feature as it was at `_as_of`.
  */
 export function compileTrainingSet(set: FeatureSet, ctx: CompileContext, entities: string, keep: string[]): string {
-  const groups = groupFeatures(aggregates(set)).map((group) => ({ group, sql: trainingGroupSql(group, ctx, entities) }));
+  const parts = groupFeatures(aggregates(set)).map((group) => ({ features: group.features, from: `(\n${trainingGroupSql(group, ctx, entities)}\n)` }));
   return assemblySql({
     set,
-    groups,
+    parts,
     base: `SELECT * FROM ${entities}`,
     key: ENTITY.rowId,
     keep: [ENTITY.asOf, ...keep],
@@ -59,4 +63,9 @@ export function compileTrainingSet(set: FeatureSet, ctx: CompileContext, entitie
 export function featureSetSignature(set: FeatureSet): string {
   const computed = set.features.map(({ description: _d, owner: _o, tags: _t, file: _f, ...rest }) => rest);
   return createHash('sha256').update(JSON.stringify(computed)).digest('hex').slice(0, 16);
+}
+
+/** The statement that fills a group's table with its query (settings appended by the caller). */
+export function groupTableSql(table: string, sql: string): string {
+  return `CREATE TABLE ${table} ENGINE = Memory AS\n${sql}`;
 }

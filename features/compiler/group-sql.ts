@@ -47,8 +47,12 @@ export type RunScope =
       kind: 'touched';
       /** Table with the `profile_id`s to compute. */
       profiles: string;
-      /** Table with the (id_type, id_value) of those profiles. */
-      identifiers: string;
+      /**
+       * Per group (key): `rows`, the group's rows that carry an identifier of those profiles
+       * (touchedRowsSql), and `map`, the identity map of the identifiers in those rows
+       * (touchedMapSql). Both are small, so an incremental run scans each source once.
+       */
+      groups: Record<string, { rows: string; map: string }>;
     };
 
 /** The rows a group reads: the selections of its features (when every feature has one). */
@@ -59,11 +63,11 @@ function scanFilter(group: FeatureGroup): string[] {
   return [distinct.length === 1 ? distinct[0]! : `(${distinct.join(' OR ')})`];
 }
 
-/** LEFT JOINs of identifier keys (columns `${alias}._k<i>`) to the identity map, and the profile they give. */
-function mapJoins(keys: IdentifierKey[], alias: string, ctx: CompileContext): { joins: string; profile: string } {
+/** LEFT JOINs of identifier keys (columns `${alias}._k<i>`) to an identity map, and the profile they give. */
+function mapJoins(keys: IdentifierKey[], alias: string, ctx: CompileContext, identityMap = ctx.identityMap): { joins: string; profile: string } {
   const joins = keys.map(
     (k, i) =>
-      `LEFT JOIN (SELECT id_value, profile_id FROM ${ctx.identityMap} WHERE id_type = ${str(k.type)}) AS _m${i} ON ${normaliseSql(k.type, `${alias}._k${i}`, ctx)} = _m${i}.id_value`,
+      `LEFT JOIN (SELECT id_value, profile_id FROM ${identityMap} WHERE id_type = ${str(k.type)}) AS _m${i} ON ${normaliseSql(k.type, `${alias}._k${i}`, ctx)} = _m${i}.id_value`,
   );
   const ids = keys.map((_, i) => `_m${i}.profile_id`);
   return { joins: joins.join('\n'), profile: ids.length === 1 ? ids[0]! : `coalesce(${ids.join(', ')})` };
@@ -78,11 +82,31 @@ const keyColumns = (keys: IdentifierKey[]) => keys.map((k, i) => `${k.expr} AS _
 const keyNames = (keys: IdentifierKey[]) => keys.map((_, i) => `_k${i}`);
 const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join('\n  AND ')}` : '');
 
-function scanConditions(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): string[] {
+/** The rows of a group up to `asOf`. */
+function scanConditions(group: FeatureGroup, src: SourceSql, asOf: string): string[] {
   const conditions = scanFilter(group);
   if (src.time) conditions.push(`${src.time} <= ${asOf}`);
-  if (scope.kind === 'touched') conditions.push(identifierFilter(src.keys, scope.identifiers, ctx));
   return conditions;
+}
+
+/** Where a group's queries read rows, and through which identity map they reach profiles. */
+function input(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): { from: string; conditions: string[]; identityMap: string } {
+  if (scope.kind === 'all') return { from: src.from(asOf), conditions: scanConditions(group, src, asOf), identityMap: ctx.identityMap };
+  const { rows, map } = scope.groups[group.key]!;
+  return { from: rows, conditions: [], identityMap: map };
+}
+
+/** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value): every column. */
+export function touchedRowsSql(group: FeatureGroup, ctx: CompileContext, asOf: string, identifiers: string): string {
+  const src = sourceSql(group.source, ctx);
+  return `SELECT * FROM ${src.from(asOf)} ${where([...scanConditions(group, src, asOf), identifierFilter(src.keys, identifiers, ctx)])}`;
+}
+
+/** The identity map of the identifiers that occur in `rows` (a table of touchedRowsSql). */
+export function touchedMapSql(group: FeatureGroup, ctx: CompileContext, rows: string): string {
+  const src = sourceSql(group.source, ctx);
+  const lookups = src.keys.map((k) => `(id_type = ${str(k.type)} AND id_value IN (SELECT ${normaliseSql(k.type, k.expr, ctx)} FROM ${rows}))`);
+  return `SELECT id_type, id_value, profile_id FROM ${ctx.identityMap} WHERE ${lookups.join(' OR ')}`;
 }
 
 function profileConditions(scope: RunScope): string[] {
@@ -91,11 +115,12 @@ function profileConditions(scope: RunScope): string[] {
 
 /** Count per (key, value), join, sum per (profile, value), keep the top value (ties: latest, then greatest). */
 function mostFrequentSql(name: string, call: MostFrequentCall, group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): string {
-  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx);
+  const { from, conditions, identityMap } = input(group, src, asOf, scope, ctx);
+  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx, identityMap);
   const keyed = [
     `SELECT ${[...keyColumns(src.keys), `${call.value} AS _v`, 'count() AS _n', `max(${src.order}) AS _t`].join(', ')}`,
-    `FROM ${src.from(asOf)}`,
-    where([...scanConditions(group, src, asOf, scope, ctx), call.condition, '_v IS NOT NULL']),
+    `FROM ${from}`,
+    where([...conditions, call.condition, '_v IS NOT NULL']),
     `GROUP BY ${[...keyNames(src.keys), '_v'].join(', ')}`,
   ].join('\n');
   return [
@@ -115,21 +140,30 @@ function mostFrequentSql(name: string, call: MostFrequentCall, group: FeatureGro
   ].join('\n');
 }
 
+/** A query of a run: one row per profile with a column per feature (before defaults). */
+export interface GroupQuery {
+  group: FeatureGroup;
+  features: AggregateFeature[];
+  sql: string;
+}
+
 /**
- * The query of one group for a run: one row per profile (of the scope) that has rows in the
- * source, with a column per feature named after it (before defaults).
+ * The queries of one group for a run: one for all its features, except that each "most frequent"
+ * feature (counted at another grain) has its own. Each runs on its own: as subqueries of one
+ * statement ClickHouse would run them with far less parallelism.
  */
-export function groupSql(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): string {
+export function groupQueries(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): GroupQuery[] {
   const src = sourceSql(group.source, ctx);
   const calls = group.features.map((f) => ({ f, call: aggregateCall(f, src, asOf) }));
   const plain = calls.filter((c): c is { f: AggregateFeature; call: AggregateCall } => !isMostFrequent(c.call));
   const frequent = calls.filter((c): c is { f: AggregateFeature; call: MostFrequentCall } => isMostFrequent(c.call));
-  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx);
+  const { from, conditions, identityMap } = input(group, src, asOf, scope, ctx);
+  const { joins, profile } = mapJoins(src.keys, '_keyed', ctx, identityMap);
 
   const keyed = [
     `SELECT ${[...keyColumns(src.keys), ...plain.map((c, i) => `${stateSql(c.call)} AS _s${i}`)].join(',\n  ')}`,
-    `FROM ${src.from(asOf)}`,
-    where(scanConditions(group, src, asOf, scope, ctx)),
+    `FROM ${from}`,
+    where(conditions),
     `GROUP BY ${keyNames(src.keys).join(', ')}`,
   ].join('\n');
   const perProfile = [
@@ -140,12 +174,10 @@ export function groupSql(group: FeatureGroup, ctx: CompileContext, asOf: string,
     where(profileConditions(scope)),
     'GROUP BY profile_id',
   ].join('\n');
-  if (frequent.length === 0) return perProfile;
   return [
-    `SELECT ${['_agg.profile_id AS profile_id', ...plain.map((c) => `_agg.${ident(c.f.name)} AS ${ident(c.f.name)}`), ...frequent.map((c, i) => `_mf${i}.${ident(c.f.name)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(perProfile)}\n) AS _agg`,
-    ...frequent.map((c, i) => `LEFT JOIN (\n${indent(mostFrequentSql(c.f.name, c.call, group, src, asOf, scope, ctx))}\n) AS _mf${i} ON _mf${i}.profile_id = _agg.profile_id`),
-  ].join('\n');
+    ...(plain.length ? [{ group, features: plain.map((c) => c.f), sql: perProfile }] : []),
+    ...frequent.map((c) => ({ group, features: [c.f], sql: mostFrequentSql(c.f.name, c.call, group, src, asOf, scope, ctx) })),
+  ];
 }
 
 // ---- training sets ------------------------------------------------------------------------------

@@ -4,9 +4,8 @@
  * features that read the clock. Pure.
  */
 import type { Literal } from '../declarations.ts';
-import { readsClock, type DerivedFeature, type Feature, type FeatureSet } from '../feature-model.ts';
+import { readsClock, type AggregateFeature, type DerivedFeature, type Feature, type FeatureSet } from '../feature-model.ts';
 import { exprSql } from './expression-sql.ts';
-import type { FeatureGroup } from './group-sql.ts';
 import { CLICKHOUSE_TYPE, ident, indent, literalSql } from './sql.ts';
 
 /** The declared default; counts are 0 and `exists` false without one. */
@@ -45,7 +44,8 @@ function featureSqls(set: FeatureSet, groupAlias: (name: string) => string | und
 
 export interface AssemblyInput {
   set: FeatureSet;
-  groups: { group: FeatureGroup; sql: string }[];
+  /** Rows with features (keyed by `key`): a table, or a parenthesised query. */
+  parts: { features: AggregateFeature[]; from: string }[];
   /** A subquery with one row per output row, with column `key`. */
   base: string;
   /** `profile_id` for runs, the entity row id for training sets. */
@@ -58,7 +58,7 @@ export interface AssemblyInput {
 /** One row per base row, every feature a column: the group results joined, defaults applied, derived features computed. */
 export function assemblySql(input: AssemblyInput): string {
   const alias = new Map<string, string>();
-  input.groups.forEach(({ group }, i) => group.features.forEach((f) => alias.set(f.name, `_g${i}`)));
+  input.parts.forEach(({ features }, i) => features.forEach((f) => alias.set(f.name, `_g${i}`)));
   const sqls = featureSqls(input.set, (n) => alias.get(n), input.asOf);
   const columns = [
     `_base.${ident(input.key)} AS ${ident(input.key)}`,
@@ -68,7 +68,7 @@ export function assemblySql(input: AssemblyInput): string {
   return [
     `SELECT\n${indent(columns.join(',\n'))}`,
     `FROM (\n${indent(input.base)}\n) AS _base`,
-    ...input.groups.map(({ sql }, i) => `LEFT JOIN (\n${indent(sql)}\n) AS _g${i} ON _g${i}.${ident(input.key)} = _base.${ident(input.key)}`),
+    ...input.parts.map(({ from }, i) => `LEFT JOIN ${from} AS _g${i} ON _g${i}.${ident(input.key)} = _base.${ident(input.key)}`),
   ].join('\n');
 }
 

@@ -69,7 +69,7 @@ describe('features on a schedule and from the CLI', () => {
     const ok = await run('node', [BIN, 'features', 'validate', '--json'], { env: { ...env, TESSERA_FEATURES_DIR: MINIMAL } });
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, features: ['calls', 'revenue', 'last_seen_at'] });
     const plan = await run('node', [BIN, 'features', 'plan'], { env: { ...env, TESSERA_FEATURES_DIR: MINIMAL } });
-    expect(plan.stdout).toContain('-- group 1/1: events (3 feature(s): calls, revenue, last_seen_at)');
+    expect(plan.stdout).toContain('-- query 1/1: events (3 feature(s): calls, revenue, last_seen_at)');
     expect(plan.stdout).toContain('FROM `plan_db`.`events_unique`');
   });
 });

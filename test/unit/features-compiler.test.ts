@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allProfilesSql, compileRun, compileTrainingSet, featureSetSignature, type CompileContext } from '../../features/compiler/compile.ts';
 import { exprSql } from '../../features/compiler/expression-sql.ts';
+import { touchedMapSql, touchedRowsSql } from '../../features/compiler/group-sql.ts';
 import { clockUpdateSql, createProfilesTableSql } from '../../features/compiler/profile-sql.ts';
 import { validateDefinitions } from '../../features/validate-definitions.ts';
 import type { FeatureSet } from '../../features/feature-model.ts';
@@ -38,14 +39,15 @@ const shop = set({
 
 describe('the feature compiler', () => {
   it('compiles one query per source group, events in one scan', () => {
-    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
-    expect(run.groups.map((g) => [g.group.key, g.group.features.map((f) => f.name)])).toEqual([
-      ['events', ['orders_30d', 'revenue', 'last_seen', 'favourite']],
-      ['cdc:shop:public.customers', ['subscriber']],
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
+    expect(run.queries.map((q) => [q.group.key, q.features.map((f) => f.name), q.table])).toEqual([
+      ['events', ['orders_30d', 'revenue', 'last_seen'], 'db.g0'],
+      ['events', ['favourite'], 'db.g1'],
+      ['cdc:shop:public.customers', ['subscriber'], 'db.g2'],
     ]);
-    const events = run.groups[0]!.sql;
-    // All non-"most frequent" features fold in one GROUP BY per identifier key, merged per profile.
-    expect(events.match(/FROM db\.events_unique/g)).toHaveLength(2);
+    const [events, favourite] = [run.queries[0]!.sql, run.queries[1]!.sql];
+    // The other features of a source fold in one GROUP BY per identifier key, merged per profile.
+    expect(events.match(/FROM db\.events_unique/g)).toHaveLength(1);
     expect(events).toContain('GROUP BY _k0, _k1');
     expect(events).toContain('countIfState(');
     expect(events).toContain('countIfMerge(_s0) AS `orders_30d`');
@@ -53,17 +55,18 @@ describe('the feature compiler', () => {
     expect(events).toContain("coalesce(_m0.profile_id, _m1.profile_id)");
     expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_keyed._k0)");
     // Most frequent is exact, in two steps, never topK.
-    expect(events).not.toContain('topK');
-    expect(events).toContain('argMax(_v, (_n, _t, _v)) AS `favourite`');
+    expect(favourite).not.toContain('topK');
+    expect(favourite).toContain('argMax(_v, (_n, _t, _v)) AS `favourite`');
     // Nothing after the run's time; windows relative to it.
     expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
     expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
     // CDC rows join by every identifier column, in identity priority order, normalised as identity does.
-    expect(run.groups[1]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_keyed._k1)) = _m1.id_value");
+    expect(run.queries[2]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_keyed._k1)) = _m1.id_value");
   });
 
   it('applies defaults, types columns, and computes derived features over the others', () => {
-    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
+    expect(run.select).toContain('LEFT JOIN db.g1 AS _g1 ON _g1.`profile_id` = _base.`profile_id`');
     expect(run.select).toContain('CAST(coalesce(_g0.`revenue`, 0.0) AS Float64) AS `revenue`');
     expect(run.select).toContain('CAST(coalesce(_g0.`orders_30d`, 0) AS Int64) AS `orders_30d`');
     expect(run.select).toContain('/ nullIf(CAST(coalesce(_g0.`orders_30d`, 0) AS Int64), 0)) AS Nullable(Float64)) AS `aov`');
@@ -71,11 +74,20 @@ describe('the feature compiler', () => {
     expect(createProfilesTableSql('db.p', shop)).toContain('`subscriber` Bool');
   });
 
-  it('restricts an incremental run to the touched profiles and their identifiers', () => {
-    const run = compileRun(shop, ctx, T, { kind: 'touched', profiles: 'db.touched', identifiers: 'db.ids' }, 'SELECT profile_id FROM db.existing');
-    const events = run.groups[0]!.sql;
-    expect(events).toContain("trimBoth(user_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'user_id') OR trimBoth(anonymous_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'anonymous_id')");
+  it('restricts an incremental run to the rows and identifiers of the touched profiles', () => {
+    const groups = { events: { rows: 'db.rows0', map: 'db.map0' }, 'cdc:shop:public.customers': { rows: 'db.rows1', map: 'db.map1' } };
+    const run = compileRun(shop, ctx, T, { kind: 'touched', profiles: 'db.touched', groups }, 'SELECT profile_id FROM db.existing', (i) => `db.g${i}`);
+    const events = run.queries[0]!.sql;
+    expect(events).toContain('FROM db.rows0');
+    expect(events).toContain("FROM db.map0 WHERE id_type = 'anonymous_id') AS _m1");
     expect(events).toContain('profile_id IN (SELECT profile_id FROM db.touched)');
+    const group = run.queries[0]!.group;
+    expect(touchedRowsSql(group, ctx, 'T', 'db.ids')).toContain(
+      "trimBoth(user_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'user_id') OR trimBoth(anonymous_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'anonymous_id')",
+    );
+    expect(touchedMapSql(group, ctx, 'db.rows0')).toBe(
+      "SELECT id_type, id_value, profile_id FROM db.feature_identity WHERE (id_type = 'user_id' AND id_value IN (SELECT trimBoth(user_id) FROM db.rows0)) OR (id_type = 'anonymous_id' AND id_value IN (SELECT trimBoth(anonymous_id) FROM db.rows0))",
+    );
   });
 
   it('updates only the features that read the clock', () => {
@@ -93,8 +105,8 @@ describe('the feature compiler', () => {
   });
 
   it('is deterministic; the signature ignores descriptions and follows types', () => {
-    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx));
-    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx))).toEqual(a);
+    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
+    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`)).toEqual(a);
     const renamed: FeatureSet = { features: shop.features.map((f) => ({ ...f, description: 'other' })) };
     expect(featureSetSignature(renamed)).toBe(featureSetSignature(shop));
     const retyped: FeatureSet = { features: shop.features.map((f) => (f.name === 'revenue' ? { ...f, default: null } : f)) };

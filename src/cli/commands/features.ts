@@ -10,7 +10,7 @@ import { FeatureValidationError, formatIssues } from '../../../features/validate
 import { compileContextFor } from '../../../features/feature-runner.ts';
 import { buildPlan } from '../../../features/plan.ts';
 import { toCsv } from '../../../features/entity-rows.ts';
-import { versionTable } from '../../../features/profile-versions.ts';
+import { scratchTable, versionTable } from '../../../features/profile-versions.ts';
 import type { CatalogEntry } from '../../../features/catalog.ts';
 import { withServices } from '../context.ts';
 import { CliError } from '../cli-error.ts';
@@ -80,11 +80,11 @@ export function featuresCommand(program: Command): void {
       const identity = loadIdentityConfig(config.TESSERA_IDENTITY_CONFIG);
       const qualified = (n: string) => `${quote(config.CLICKHOUSE_DATABASE)}.${quote(n)}`;
       const now = Date.now();
-      const plan = buildPlan(set, compileContextFor(qualified, (t) => ruleForType(identity, t)), now, qualified(versionTable(now)));
+      const plan = buildPlan(set, compileContextFor(qualified, (t) => ruleForType(identity, t)), now, qualified(versionTable(now)), (i) => qualified(scratchTable(now, `group${i}`)));
       print(opts.json ?? false, plan, () =>
         [
-          ...plan.groups.map((g, i) => `-- group ${i + 1}/${plan.groups.length}: ${g.label} (${g.features.length} feature(s): ${g.features.join(', ')})\n${g.sql};\n`),
-          `-- the new version of the wide table (then the view \`profiles\` is pointed at it)\n${plan.createTable};\n`,
+          ...plan.queries.map((q, i) => `-- query ${i + 1}/${plan.queries.length}: ${q.label} (${q.features.length} feature(s): ${q.features.join(', ')})\n${q.sql};\n`),
+          `-- the new version of the wide table, assembled from the group tables (then the view \`profiles\` is pointed at it)\n${plan.createTable};\n`,
           `${plan.insert};`,
         ].join('\n'),
       );
