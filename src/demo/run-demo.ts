@@ -17,6 +17,7 @@ import { generateShop } from '../../benchmarks/generator/shop.ts';
 import { contactsCsv, shopDatabase, type ShopDatabase } from './shop-database.ts';
 import { importCrmCsv } from '../crm/crm-csv-import.ts';
 import { crmSource } from '../sources/sources-config.ts';
+import { printFeatures } from './demo-features.ts';
 
 const DEMO_SOURCES = fileURLToPath(new URL('./shop-sources.json', import.meta.url));
 
@@ -73,6 +74,7 @@ export async function runDemo(userConfig: Config, log: Logger, opts: DemoOptions
     await sendShopDatabase(apiUrl, key, shop, services, out);
     await importCrmExport(config, shop, services, out);
     await printIdentity(services, out);
+    await printFeatures(services, out);
   } finally {
     await stop();
   }

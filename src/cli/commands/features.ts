@@ -37,7 +37,8 @@ function number(v: number | null, type: string): string {
   return Number.isInteger(v) ? formatNumber(v) : v.toFixed(2);
 }
 
-function catalogText(entries: CatalogEntry[]): string {
+/** The catalog as a table (the demo prints it too). */
+export function catalogText(entries: CatalogEntry[]): string {
   const rows = entries.map((e) => ({
     feature: e.name,
     type: e.type,
