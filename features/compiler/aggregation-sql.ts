@@ -1,7 +1,6 @@
 /**
  * Aggregations to ClickHouse aggregate functions with the `-If` combinator, so every feature of a
- * source shares one scan. Each can run plainly, or in two steps (`-State` per identifier key, then
- * `-Merge` per profile) so that rows are joined to profiles after they are folded. Pure.
+ * source shares one scan. Pure.
  */
 import type { AggregateFeature } from '../feature-model.ts';
 import { exprSql } from './expression-sql.ts';
@@ -15,7 +14,7 @@ export interface AggregateCall {
   finish?: (x: string) => string;
 }
 
-/** The most frequent value is computed at a finer grain (key, value); see `group-sql.ts`. */
+/** The most frequent value is counted per (profile, value); see `group-sql.ts`. */
 export interface MostFrequentCall {
   value: string;
   condition: string;
@@ -55,7 +54,7 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
       return { fn: `${f.aggregation.fn}If`, args: [value, cond] };
     case 'distinctCount':
       // Distinct 64-bit hashes: exact unless two of one profile's values collide (uniqExact of
-      // strings hashes them too), and the sets of numbers merge far faster than sets of strings.
+      // strings hashes them too), and sets of numbers are far cheaper than sets of strings.
       return { fn: 'uniqExactIf', args: [`cityHash64(${value})`, `${cond} AND isNotNull(${value})`] };
     case 'first':
       return { fn: 'argMinIf', args: [value, orderKey(src.order, value), cond] };
@@ -80,10 +79,7 @@ export function isMostFrequent(call: AggregateCall | MostFrequentCall): call is 
   return 'value' in call;
 }
 
-export const plainSql = (c: AggregateCall): string => finish(c, `${c.fn}(${c.args.join(', ')})`);
-export const stateSql = (c: AggregateCall): string => `${c.fn}State(${c.args.join(', ')})`;
-export const mergeSql = (c: AggregateCall, column: string): string => finish(c, `${c.fn}Merge(${column})`);
-
-function finish(c: AggregateCall, sql: string): string {
+export function plainSql(c: AggregateCall): string {
+  const sql = `${c.fn}(${c.args.join(', ')})`;
   return c.finish ? c.finish(sql) : sql;
 }

@@ -29,6 +29,11 @@ export interface SourceSql {
   from: (asOf: string) => string;
   /** Identifier expressions in priority order: a row belongs to the profile of the first that is mapped. */
   keys: IdentifierKey[];
+  /**
+   * The table `from` reads with FINAL, when it is one: a query can then filter it with PREWHERE
+   * (read the identifier columns of every row, the rest only where they match).
+   */
+  finalTable?: string;
   /** The row's time as DateTime64(3, 'UTC'), when the source has one. */
   time?: string;
   /** The time that orders rows for first / last / latest. */
@@ -156,6 +161,7 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
       return {
         from: () => ctx.table('events_unique'),
         keys,
+        finalTable: ctx.table('events'),
         time: timeExpr,
         order,
         // Not FINAL: a duplicate only touches its profile again.

@@ -46,14 +46,13 @@ describe('the feature compiler', () => {
       ['cdc:shop:public.customers', ['subscriber'], 'db.g2'],
     ]);
     const [events, favourite] = [run.queries[0]!.sql, run.queries[1]!.sql];
-    // The other features of a source fold in one GROUP BY per identifier key, merged per profile.
+    // The other features of a source share one scan, rows joined to profiles and aggregated once.
     expect(events.match(/FROM db\.events_unique/g)).toHaveLength(1);
-    expect(events).toContain('GROUP BY _k0, _k1');
-    expect(events).toContain('countIfState(');
-    expect(events).toContain('countIfMerge(_s0) AS `orders_30d`');
+    expect(events).toContain('GROUP BY _pid');
+    expect(events).toMatch(/countIf\(\(type = 'track' AND event IN \('Order Completed'\)\) AND `timestamp` > .*\) AS `orders_30d`/);
     // The user_id is tried before the anonymous id.
     expect(events).toContain("coalesce(_m0.profile_id, _m1.profile_id)");
-    expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_keyed._k0)");
+    expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_r._k0)");
     // Most frequent is exact, in two steps, never topK.
     expect(favourite).not.toContain('topK');
     expect(favourite).toContain('argMax(_v, (_n, _t, _v)) AS `favourite`');
@@ -61,7 +60,7 @@ describe('the feature compiler', () => {
     expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
     expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
     // CDC rows join by every identifier column, in identity priority order, normalised as identity does.
-    expect(run.queries[2]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_keyed._k1)) = _m1.id_value");
+    expect(run.queries[2]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_r._k1)) = _m1.id_value");
   });
 
   it('applies defaults, types columns, and computes derived features over the others', () => {
@@ -80,10 +79,10 @@ describe('the feature compiler', () => {
     const events = run.queries[0]!.sql;
     expect(events).toContain('FROM db.rows0');
     expect(events).toContain("FROM db.map0 WHERE id_type = 'anonymous_id') AS _m1");
-    expect(events).toContain('profile_id IN (SELECT profile_id FROM db.touched)');
+    expect(events).toContain('_pid IN (SELECT profile_id FROM db.touched)');
     const group = run.queries[0]!.group;
     expect(touchedRowsSql(group, ctx, 'T', 'db.ids')).toContain(
-      "trimBoth(user_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'user_id') OR trimBoth(anonymous_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'anonymous_id')",
+      "FROM db.events FINAL PREWHERE (trimBoth(user_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'user_id') OR trimBoth(anonymous_id) IN (SELECT id_value FROM db.ids WHERE id_type = 'anonymous_id'))",
     );
     expect(touchedMapSql(group, ctx, 'db.rows0')).toBe(
       "SELECT id_type, id_value, profile_id FROM db.feature_identity WHERE (id_type = 'user_id' AND id_value IN (SELECT trimBoth(user_id) FROM db.rows0)) OR (id_type = 'anonymous_id' AND id_value IN (SELECT trimBoth(anonymous_id) FROM db.rows0))",
