@@ -258,7 +258,7 @@ export class FeatureRunner {
     return (i) => this.ch.table(scratchTable(runId, `group${i}`));
   }
 
-  /** The queries of the run (one per source group, one per "most frequent" feature), each into its own scratch table. */
+  /** The queries of the run (one per source group), each into its own scratch table. */
   private async computeGroups(run: CompiledRun): Promise<void> {
     for (const { group, features, sql, table } of run.queries) {
       await this.exec(`${group.label}: ${features.map((f) => f.name).join(', ')}`, `${groupTableSql(table, sql)} ${FEATURE_QUERY_SETTINGS}`);

@@ -13,7 +13,7 @@ export interface PlanQuery {
 }
 
 export interface Plan {
-  /** One query per source group, and one more per "most frequent" feature. */
+  /** One query per source group. */
   queries: PlanQuery[];
   /** The table a full run creates (`versionTable` names it) and the statement that fills it. */
   createTable: string;

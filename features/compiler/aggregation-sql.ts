@@ -14,12 +14,6 @@ export interface AggregateCall {
   finish?: (x: string) => string;
 }
 
-/** The most frequent value is counted per (profile, value); see `group-sql.ts`. */
-export interface MostFrequentCall {
-  value: string;
-  condition: string;
-}
-
 /** The row conditions of a feature: its selection and filter (`rows`), then its window. */
 function conditions(f: AggregateFeature, src: SourceSql, asOf: string): { rows: string[]; window: string[] } {
   const rows: string[] = [];
@@ -30,12 +24,12 @@ function conditions(f: AggregateFeature, src: SourceSql, asOf: string): { rows: 
 }
 
 /** The condition a source row must meet to count for a feature: its selection, filter and window. */
-export function conditionSql(f: AggregateFeature, src: SourceSql, asOf: string): string {
+function conditionSql(f: AggregateFeature, src: SourceSql, asOf: string): string {
   const { rows, window } = conditions(f, src, asOf);
   return rows.length + window.length ? [...rows, ...window].join(' AND ') : 'true';
 }
 
-export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string): AggregateCall | MostFrequentCall {
+export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string): AggregateCall {
   const cond = conditionSql(f, src, asOf);
   const { rows } = conditions(f, src, asOf);
   const raw = f.aggregation.of ? exprSql(f.aggregation.of, { field: fieldSql, asOf }) : '';
@@ -62,8 +56,31 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
     case 'latest':
       return { fn: 'argMaxIf', args: [value, orderKey(src.order, value), cond] };
     case 'mostFrequent':
-      return { value, condition: cond };
+      return mostFrequent(value, src.order, cond);
   }
+}
+
+/**
+ * The most frequent value, exactly, in the same pass as the other features: each profile's
+ * (value, time) pairs are collected, counted and timed per value (sumMap / maxMap over the
+ * array: O(n log n), however many values), and the top (count, latest time, value) kept.
+ */
+function mostFrequent(value: string, order: string, cond: string): AggregateCall {
+  return {
+    fn: 'groupArrayIf',
+    args: [`(assumeNotNull(${value}), toUnixTimestamp64Milli(${order}))`, `${cond} AND isNotNull(${value})`],
+    finish: (pairs) => {
+      const keys = `arrayMap(x -> [x], ${pairs}.1)`;
+      const counts = `arrayReduce('sumMap', ${keys}, arrayMap(x -> [toUInt64(1)], ${pairs}.1))`;
+      const latest = `arrayReduce('maxMap', ${keys}, arrayMap(t -> [t], ${pairs}.2))`;
+      return `if(empty(${pairs}), NULL, arrayReduce('argMax', ${counts}.1, arrayZip(${counts}.2, ${latest}.2, ${counts}.1)))`;
+    },
+  };
+}
+
+export function plainSql(c: AggregateCall): string {
+  const sql = `${c.fn}(${c.args.join(', ')})`;
+  return c.finish ? c.finish(sql) : sql;
 }
 
 /**
@@ -73,13 +90,4 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
  */
 function orderKey(time: string, value: string): string {
   return `bitOr(bitShiftLeft(toUInt128(toUnixTimestamp64Milli(${time}) + 4611686018427387904), 64), cityHash64(${value}))`;
-}
-
-export function isMostFrequent(call: AggregateCall | MostFrequentCall): call is MostFrequentCall {
-  return 'value' in call;
-}
-
-export function plainSql(c: AggregateCall): string {
-  const sql = `${c.fn}(${c.args.join(', ')})`;
-  return c.finish ? c.finish(sql) : sql;
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AggregateFeature, FeatureSet } from '../feature-model.ts';
-import { ENTITY, groupFeatures, groupQueries, trainingGroupSql, type GroupQuery, type RunScope } from './group-sql.ts';
+import { ENTITY, groupFeatures, groupQuery, trainingGroupSql, type GroupQuery, type RunScope } from './group-sql.ts';
 import { assemblySql } from './profile-sql.ts';
 import type { CompileContext } from './source-sql.ts';
 import { timeLiteral } from './sql.ts';
@@ -14,7 +14,7 @@ export type { CompileContext } from './source-sql.ts';
 export type { FeatureGroup, GroupQuery, RunScope } from './group-sql.ts';
 
 export interface CompiledRun {
-  /** The queries (see groupQueries), each with the table its rows go to before they are assembled. */
+  /** One query per source group (see groupQuery), each with the table its rows go to before they are assembled. */
   queries: (GroupQuery & { table: string })[];
   /** One row per profile of the scope (`profile_id` and every feature), from the group tables. */
   select: string;
@@ -29,9 +29,7 @@ const aggregates = (set: FeatureSet) => set.features.filter((f): f is AggregateF
  */
 export function compileRun(set: FeatureSet, ctx: CompileContext, asOfMs: number, scope: RunScope, base: string, groupTable: (index: number) => string): CompiledRun {
   const asOf = timeLiteral(asOfMs);
-  const queries = groupFeatures(aggregates(set))
-    .flatMap((group) => groupQueries(group, ctx, asOf, scope))
-    .map((q, i) => ({ ...q, table: groupTable(i) }));
+  const queries = groupFeatures(aggregates(set)).map((group, i) => ({ ...groupQuery(group, ctx, asOf, scope), table: groupTable(i) }));
   return { queries, select: assemblySql({ set, parts: queries.map((q) => ({ features: q.features, from: q.table })), base, key: 'profile_id', asOf }) };
 }
 

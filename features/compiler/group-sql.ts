@@ -9,7 +9,7 @@
 import type { AggregateFeature, SourceRef, TypedExpr } from '../feature-model.ts';
 import { orderField, timeField } from '../source-fields.ts';
 import { describeSource, sourceKey } from '../feature-model.ts';
-import { aggregateCall, conditionSql, isMostFrequent, plainSql, type AggregateCall, type MostFrequentCall } from './aggregation-sql.ts';
+import { aggregateCall, plainSql } from './aggregation-sql.ts';
 import { normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
 import { ident, indent, str } from './sql.ts';
 
@@ -91,12 +91,14 @@ function input(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScop
   return { from: rows, conditions: [], identityMap: map };
 }
 
-/** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value): every column. */
+/** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value). */
 export function touchedRowsSql(group: FeatureGroup, ctx: CompileContext, asOf: string, identifiers: string): string {
   const src = sourceSql(group.source, ctx);
   const mine = identifierFilter(src.keys, identifiers, ctx);
-  if (src.finalTable) return `SELECT * FROM ${src.finalTable} FINAL PREWHERE ${mine} ${where(scanConditions(group, src, asOf))}`;
-  return `SELECT * FROM ${src.from(asOf)} ${where([...scanConditions(group, src, asOf), mine])}`;
+  // Only the columns the features and the keys read: the others would be read from every granule.
+  const columns = [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident).join(', ');
+  if (src.finalTable) return `SELECT ${columns} FROM ${src.finalTable} FINAL PREWHERE ${mine} ${where(scanConditions(group, src, asOf))}`;
+  return `SELECT ${columns} FROM ${src.from(asOf)} ${where([...scanConditions(group, src, asOf), mine])}`;
 }
 
 /** The identity map of the identifiers that occur in `rows` (a table of touchedRowsSql). */
@@ -145,17 +147,6 @@ function profileRowsSql(group: FeatureGroup, features: AggregateFeature[], src: 
   return [`SELECT ${profile} AS ${PID}, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`, joins].join('\n');
 }
 
-/** Count per (profile, value), keep the top value (ties: the latest, then the greatest). */
-function mostFrequentSql(f: AggregateFeature, call: MostFrequentCall, group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): string {
-  const counted = [
-    `SELECT ${PID}, ${call.value} AS _v, count() AS _n, max(${src.order}) AS _t`,
-    `FROM (\n${indent(profileRowsSql(group, [f], src, asOf, scope, ctx, [call.condition]))}\n)`,
-    where([...profileConditions(scope), '_v IS NOT NULL']),
-    `GROUP BY ${PID}, _v`,
-  ].join('\n');
-  return [`SELECT ${PID} AS profile_id, argMax(_v, (_n, _t, _v)) AS ${ident(f.name)}`, `FROM (\n${indent(counted)}\n)`, `GROUP BY ${PID}`].join('\n');
-}
-
 /** A query of a run: one row per profile with a column per feature (before defaults). */
 export interface GroupQuery {
   group: FeatureGroup;
@@ -164,30 +155,23 @@ export interface GroupQuery {
 }
 
 /**
- * The queries of one group for a run: the group's rows joined to their profiles and aggregated per
- * profile in one pass, all features at once; each "most frequent" feature (counted per value) has
- * its own query. Each fills its own table: as subqueries of one statement ClickHouse would run
- * them with far less parallelism.
+ * The query of one group for a run: the group's rows joined to their profiles and aggregated per
+ * profile in one pass, all features at once. It fills its own table: as subqueries of one
+ * statement ClickHouse would run the groups with far less parallelism.
  *
  * Joining every row and aggregating once per profile measured faster than folding rows per
  * identifier key first (-State) and merging per profile: with a million profiles the per-key
  * aggregation has nearly three times as many groups, each state written twice.
  */
-export function groupQueries(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): GroupQuery[] {
+export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): GroupQuery {
   const src = sourceSql(group.source, ctx);
-  const calls = group.features.map((f) => ({ f, call: aggregateCall(f, src, asOf) }));
-  const plain = calls.filter((c): c is { f: AggregateFeature; call: AggregateCall } => !isMostFrequent(c.call));
-  const frequent = calls.filter((c): c is { f: AggregateFeature; call: MostFrequentCall } => isMostFrequent(c.call));
-  const perProfile = [
-    `SELECT ${[`${PID} AS profile_id`, ...plain.map((c) => `${plainSql(c.call)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(profileRowsSql(group, plain.map((c) => c.f), src, asOf, scope, ctx))}\n)`,
+  const sql = [
+    `SELECT ${[`${PID} AS profile_id`, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, asOf))} AS ${ident(f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(profileRowsSql(group, group.features, src, asOf, scope, ctx))}\n)`,
     where(profileConditions(scope)),
     `GROUP BY ${PID}`,
   ].join('\n');
-  return [
-    ...(plain.length ? [{ group, features: plain.map((c) => c.f), sql: perProfile }] : []),
-    ...frequent.map((c) => ({ group, features: [c.f], sql: mostFrequentSql(c.f, c.call, group, src, asOf, scope, ctx) })),
-  ];
+  return { group, features: group.features, sql };
 }
 
 // ---- training sets ------------------------------------------------------------------------------
@@ -232,36 +216,10 @@ function trainingRowsSql(group: FeatureGroup, src: SourceSql, entities: string, 
  */
 export function trainingGroupSql(group: FeatureGroup, ctx: CompileContext, entities: string): string {
   const src = sourceSql(group.source, ctx);
-  const asOf = ENTITY.asOf;
-  const rows = trainingRowsSql(group, src, entities, ctx);
-  const calls = group.features.map((f) => ({ f, call: aggregateCall(f, src, asOf) }));
-  const plain = calls.filter((c): c is { f: AggregateFeature; call: AggregateCall } => !isMostFrequent(c.call));
-  const frequent = calls.filter((c): c is { f: AggregateFeature; call: MostFrequentCall } => isMostFrequent(c.call));
-  const agg = [
-    `SELECT ${[ENTITY.rowId, ...plain.map((c) => `${plainSql(c.call)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(rows)}\n)`,
-    `GROUP BY ${ENTITY.rowId}`,
-  ].join('\n');
-  if (frequent.length === 0) return agg;
-  const mf = (c: { f: AggregateFeature; call: MostFrequentCall }) =>
-    [
-      `SELECT ${ENTITY.rowId}, argMax(_v, (_n, _t, _v)) AS ${ident(c.f.name)}`,
-      'FROM (',
-      indent(
-        [
-          `SELECT ${ENTITY.rowId}, ${c.call.value} AS _v, count() AS _n, max(${src.order}) AS _t`,
-          `FROM (\n${indent(rows)}\n)`,
-          where([conditionSql(c.f, src, asOf), '_v IS NOT NULL']),
-          `GROUP BY ${ENTITY.rowId}, _v`,
-        ].join('\n'),
-      ),
-      ')',
-      `GROUP BY ${ENTITY.rowId}`,
-    ].join('\n');
   return [
-    `SELECT ${[`_agg.${ENTITY.rowId} AS ${ENTITY.rowId}`, ...plain.map((c) => `_agg.${ident(c.f.name)} AS ${ident(c.f.name)}`), ...frequent.map((c, i) => `_mf${i}.${ident(c.f.name)} AS ${ident(c.f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(agg)}\n) AS _agg`,
-    ...frequent.map((c, i) => `LEFT JOIN (\n${indent(mf(c))}\n) AS _mf${i} ON _mf${i}.${ENTITY.rowId} = _agg.${ENTITY.rowId}`),
+    `SELECT ${[ENTITY.rowId, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, ENTITY.asOf))} AS ${ident(f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(trainingRowsSql(group, src, entities, ctx))}\n)`,
+    `GROUP BY ${ENTITY.rowId}`,
   ].join('\n');
 }
 

@@ -22,6 +22,8 @@ export interface IdentifierKey {
   type: string;
   /** The raw value in a row (a String; '' when missing). */
   expr: string;
+  /** The column it is read from. */
+  column: string;
 }
 
 export interface SourceSql {
@@ -125,7 +127,7 @@ function byPriority(keys: IdentifierKey[], ctx: CompileContext): IdentifierKey[]
 /** Keys read from an `identifiers` column holding `[[type, raw value], ...]` (CRM records, the CDC changelog). */
 function listedKeys(types: string[], ctx: CompileContext): IdentifierKey[] {
   return byPriority(
-    [...new Set(types)].map((type) => ({ type, expr: `arrayFirst(x -> x.1 = ${str(type)}, JSONExtract(identifiers, 'Array(Tuple(String, String))')).2` })),
+    [...new Set(types)].map((type) => ({ type, expr: `arrayFirst(x -> x.1 = ${str(type)}, JSONExtract(identifiers, 'Array(Tuple(String, String))')).2`, column: 'identifiers' })),
     ctx,
   );
 }
@@ -153,8 +155,8 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
     case 'events': {
       const keys = byPriority(
         [
-          { type: 'user_id', expr: 'user_id' },
-          { type: 'anonymous_id', expr: 'anonymous_id' },
+          { type: 'user_id', expr: 'user_id', column: 'user_id' },
+          { type: 'anonymous_id', expr: 'anonymous_id', column: 'anonymous_id' },
         ],
         ctx,
       );
@@ -171,7 +173,7 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
     case 'cdc': {
       const names = cdcTableNames(source.source, source.table);
       const keys = byPriority(
-        Object.entries(source.config.identifiers).map(([column, type]) => ({ type, expr: `ifNull(toString(${ident(column)}), '')` })),
+        Object.entries(source.config.identifiers).map(([column, type]) => ({ type, expr: `ifNull(toString(${ident(column)}), '')`, column })),
         ctx,
       );
       return {

@@ -41,11 +41,10 @@ describe('the feature compiler', () => {
   it('compiles one query per source group, events in one scan', () => {
     const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
     expect(run.queries.map((q) => [q.group.key, q.features.map((f) => f.name), q.table])).toEqual([
-      ['events', ['orders_30d', 'revenue', 'last_seen'], 'db.g0'],
-      ['events', ['favourite'], 'db.g1'],
-      ['cdc:shop:public.customers', ['subscriber'], 'db.g2'],
+      ['events', ['orders_30d', 'revenue', 'last_seen', 'favourite'], 'db.g0'],
+      ['cdc:shop:public.customers', ['subscriber'], 'db.g1'],
     ]);
-    const [events, favourite] = [run.queries[0]!.sql, run.queries[1]!.sql];
+    const events = run.queries[0]!.sql;
     // The other features of a source share one scan, rows joined to profiles and aggregated once.
     expect(events.match(/FROM db\.events_unique/g)).toHaveLength(1);
     expect(events).toContain('GROUP BY _pid');
@@ -53,19 +52,20 @@ describe('the feature compiler', () => {
     // The user_id is tried before the anonymous id.
     expect(events).toContain("coalesce(_m0.profile_id, _m1.profile_id)");
     expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_r._k0)");
-    // Most frequent is exact, in two steps, never topK.
-    expect(favourite).not.toContain('topK');
-    expect(favourite).toContain('argMax(_v, (_n, _t, _v)) AS `favourite`');
+    // Most frequent is exact, counted per value in the same pass, never topK.
+    expect(events).not.toContain('topK');
+    expect(events).toMatch(/if\(empty\(groupArrayIf\(.*arrayReduce\('sumMap'.*AS `favourite`/);
     // Nothing after the run's time; windows relative to it.
     expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
     expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
     // CDC rows join by every identifier column, in identity priority order, normalised as identity does.
-    expect(run.queries[2]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_r._k1)) = _m1.id_value");
+    expect(run.queries[1]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_r._k1)) = _m1.id_value");
   });
 
   it('applies defaults, types columns, and computes derived features over the others', () => {
     const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
     expect(run.select).toContain('LEFT JOIN db.g1 AS _g1 ON _g1.`profile_id` = _base.`profile_id`');
+    expect(run.select).toContain('CAST(_g0.`favourite` AS Nullable(String)) AS `favourite`');
     expect(run.select).toContain('CAST(coalesce(_g0.`revenue`, 0.0) AS Float64) AS `revenue`');
     expect(run.select).toContain('CAST(coalesce(_g0.`orders_30d`, 0) AS Int64) AS `orders_30d`');
     expect(run.select).toContain('/ nullIf(CAST(coalesce(_g0.`orders_30d`, 0) AS Int64), 0)) AS Nullable(Float64)) AS `aov`');
