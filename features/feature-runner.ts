@@ -27,7 +27,8 @@ import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
 import { IDENTITY_SNAPSHOT, currentMapVersion, snapshotState, syncIdentitySnapshot } from './identity-snapshot.ts';
 import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable } from './profile-versions.ts';
 
-export const FEATURES_JOB = 'features.run';
+/** The key of the runs' checkpoint in job_checkpoints. */
+export const FEATURES_CHECKPOINT = 'features.run';
 /** Above this share of profiles touched, an incremental run is not worth it. */
 const INCREMENTAL_LIMIT = 0.5;
 
@@ -102,17 +103,13 @@ export class FeatureRunner {
     return compileContextFor((n) => this.ch.table(n), this.opts.identifierRule, identityMap);
   }
 
-  async checkpoint(): Promise<FeatureCheckpoint | undefined> {
-    return readCheckpoint<FeatureCheckpoint>(this.pg.sql, FEATURES_JOB);
-  }
-
   /** Runs under the features lock; the checkpoint is written in the lock's transaction. */
   async run(set: FeatureSet, options: RunOptions = {}): Promise<RunSummary> {
     return this.pg.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(hashtext('tessera_features'))`;
-      const previous = await readCheckpoint<FeatureCheckpoint>(tx, FEATURES_JOB);
+      const previous = await readCheckpoint<FeatureCheckpoint>(tx, FEATURES_CHECKPOINT);
       const { summary, checkpoint } = await this.compute(set, previous, options);
-      await writeCheckpoint(tx, FEATURES_JOB, checkpoint);
+      await writeCheckpoint(tx, FEATURES_CHECKPOINT, checkpoint);
       return summary;
     }) as Promise<RunSummary>;
   }
@@ -137,6 +134,7 @@ export class FeatureRunner {
 
     await dropScratchTables(ch);
     this.statements = [];
+    let swapped = false;
     try {
       step(0);
       const mapVersion = await currentMapVersion(ch);
@@ -163,6 +161,7 @@ export class FeatureRunner {
 
       step(3);
       await swapProfiles(ch, table);
+      swapped = true;
       await dropOldVersions(ch, [table, ...(previous ? [previous.table] : [])]);
 
       step(4);
@@ -203,8 +202,9 @@ export class FeatureRunner {
         checkpoint: { runId, table, asOfMs, ingestedMs, mapVersion, signature, profiles },
       };
     } catch (err) {
-      // A failed run leaves the previous version in place.
-      await ch.command(`DROP TABLE IF EXISTS ${ch.table(table)}`).catch(() => {});
+      // A run that fails before the swap leaves the previous version in place; after it, the new
+      // one stays (without a checkpoint, the next run is full).
+      if (!swapped) await ch.command(`DROP TABLE IF EXISTS ${ch.table(table)}`).catch(() => {});
       throw err;
     } finally {
       await dropScratchTables(ch, runId).catch(() => {});

@@ -1,9 +1,9 @@
 /**
  * Point-in-time training sets: for each entity row (identifier, time), every feature as it was at
- * that time. Rows reach profiles through today's identity map; then only source rows dated at or
- * before the row's time count (events by timestamp, CDC rows by their time and last change, CRM
- * records by the version current then), and windows and clock-reading features are relative to
- * it. Nothing later than the row's time can leak into its values.
+ * that time. Rows reach profiles through today's identity map; then only source data from before
+ * the row's time counts: events by timestamp, CDC rows as they were then (their latest change by
+ * then in the changelog, absent if it deleted them), CRM records as their latest version by then.
+ * Windows and clock-reading features are relative to the row's time. Nothing later can leak in.
  */
 import { randomInt } from 'node:crypto';
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
