@@ -124,7 +124,7 @@ describe('tessera CLI', () => {
     );
     await tessera('import', 'events', file);
     const summary = JSON.parse((await tessera('identity', 'resolve', '--json')).stdout);
-    expect(summary.events).toBeGreaterThanOrEqual(2);
+    expect(summary.read.events).toBeGreaterThanOrEqual(2);
     const show = (await tessera('identity', 'show', 'email:cli@example.com')).stdout;
     expect(show).toMatch(/Profile p_[0-9a-f]+/);
     expect(show).toContain('anonymous_id');
@@ -133,7 +133,7 @@ describe('tessera CLI', () => {
     const stats = JSON.parse((await tessera('identity', 'stats', '--json')).stdout);
     expect(stats.profiles).toBeGreaterThanOrEqual(1);
     const rebuilt = JSON.parse((await tessera('identity', 'rebuild', '--json')).stdout);
-    expect(rebuilt.events).toBe(summary.events);
+    expect(rebuilt.read).toEqual(summary.read);
     const missing = await failing('identity', 'show', 'email:nobody@example.com');
     expect(missing.stderr).toContain('No profile has the identifier email:nobody@example.com');
     const bad = await failing('identity', 'show', 'cli-user');
