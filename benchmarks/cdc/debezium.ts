@@ -20,8 +20,8 @@ import { createScratchDatabase } from '../../src/db/scratch-database.ts';
 import { CdcWriter } from '../../src/cdc/cdc-writer.ts';
 import { parseDebeziumBody } from '../../src/cdc/debezium-envelope.ts';
 import { loadConfig } from '../../src/config/env.ts';
-import { sourcesConfigSchema, type SourcesConfig } from '../../src/sources/sources-config.ts';
 import { Prng } from '../generator/prng.ts';
+import { shopSources } from '../generator/shop-sources.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
@@ -33,28 +33,7 @@ const CHANGES = Number(args.changes);
 const SENDERS = Number(args.senders);
 const BATCH = Number(args.batch);
 
-const SOURCES: SourcesConfig = sourcesConfigSchema.parse({
-  cdc: {
-    shop: {
-      tables: {
-        'public.customers': {
-          role: 'entity',
-          primaryKey: ['id'],
-          columns: { id: 'int', email: 'string', name: 'string', subscribed: 'bool', updated_at: 'timestamp' },
-          identifiers: { id: 'user_id', email: 'email' },
-          timestamp: 'updated_at',
-        },
-        'public.orders': {
-          role: 'fact',
-          primaryKey: ['id'],
-          columns: { id: 'int', customer_id: 'int', amount: 'float', status: 'string', created_at: 'timestamp' },
-          identifiers: { customer_id: 'user_id' },
-          timestamp: 'created_at',
-        },
-      },
-    },
-  },
-});
+const SOURCES = shopSources();
 
 /** A deterministic stream of Debezium PostgreSQL-connector events: customer creates and updates, orders. */
 function changeEvents(): object[] {

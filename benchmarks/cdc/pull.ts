@@ -27,7 +27,8 @@ import { createLogger } from '../../src/common/logger.ts';
 import { createScratchDatabase } from '../../src/db/scratch-database.ts';
 import { migrateAll } from '../../src/runtime/stores.ts';
 import { CdcWriter } from '../../src/cdc/cdc-writer.ts';
-import { sourcesConfigSchema, type CdcSourceConfig } from '../../src/sources/sources-config.ts';
+import type { CdcSourceConfig } from '../../src/sources/sources-config.ts';
+import { shopSources } from '../generator/shop-sources.ts';
 import { PostgresPullConnector, type ChangeSink, type PullStats } from '../../src/cdc/postgres/postgres-pull-connector.ts';
 import { startLogicalPostgres } from '../../test/helpers/logical-postgres.ts';
 import { report, type BenchRow } from '../lib/report.ts';
@@ -46,31 +47,7 @@ const SCHEMA = `
   CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2), status text, created_at timestamptz NOT NULL);`;
 
 function sourceConfig(connection: string, name: string): CdcSourceConfig {
-  return sourcesConfigSchema.parse({
-    cdc: {
-      shop: {
-        connection,
-        slot: name,
-        publication: name,
-        tables: {
-          'public.customers': {
-            role: 'entity',
-            primaryKey: ['id'],
-            columns: { id: 'int', email: 'string', name: 'string', visits: 'int', updated_at: 'timestamp' },
-            identifiers: { id: 'user_id', email: 'email' },
-            timestamp: 'updated_at',
-          },
-          'public.orders': {
-            role: 'fact',
-            primaryKey: ['id'],
-            columns: { id: 'int', customer_id: 'int', amount: 'float', status: 'string', created_at: 'timestamp' },
-            identifiers: { customer_id: 'user_id' },
-            timestamp: 'created_at',
-          },
-        },
-      },
-    },
-  }).cdc.shop!;
+  return shopSources({ connection, slot: name, publication: name, customerColumns: { email: 'string', name: 'string', visits: 'int' } }).cdc.shop!;
 }
 
 const percentile = (values: number[], p: number) => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createTestDatabase, openTestStores, testId, type TestStores } from '../helpers/stores.ts';
 import { startLogicalPostgres, type LogicalPostgres } from '../helpers/logical-postgres.ts';
-import { shopSources } from '../fixtures/shop-sources.ts';
+import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 import { createScratchDatabase } from '../../src/db/scratch-database.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
 import { createLogger } from '../../src/common/logger.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openClickhouse } from '../../src/clients/clickhouse.ts';
 import { openTestStores, createTestDatabase, testId, type TestStores } from '../helpers/stores.ts';
 import { buildTestApi, type TestApi } from '../helpers/api.ts';
-import { shopSources } from '../fixtures/shop-sources.ts';
+import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 
 interface CurrentRow {
   source: string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestStores, type TestStores } from '../helpers/stores.ts';
 import { buildTestApi, type TestApi } from '../helpers/api.ts';
-import { shopSources } from '../fixtures/shop-sources.ts';
+import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 

@@ -4,7 +4,7 @@ import { decodeConnectDecimal, debeziumPosition, parseDebeziumBody } from '../..
 import { prepareChanges } from '../../src/cdc/prepare-changes.ts';
 import type { CdcChange } from '../../src/cdc/cdc-change.ts';
 import { parseWithSchema, sourcesConfigSchema } from '../../src/sources/sources-config.ts';
-import { shopSources } from '../fixtures/shop-sources.ts';
+import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 
 const config = shopSources();
 
