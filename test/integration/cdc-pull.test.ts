@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createTestDatabase, openTestStores, testId, type TestStores } from '../helpers/stores.ts';
+import { openTestStores, testId, type TestStores } from '../helpers/stores.ts';
+import { openCliSandbox } from '../helpers/cli.ts';
 import { startLogicalPostgres, type LogicalPostgres } from '../helpers/logical-postgres.ts';
 import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 import { createScratchDatabase } from '../../src/db/scratch-database.ts';
@@ -287,24 +283,9 @@ describe('PostgreSQL logical replication pull connector', () => {
   });
 
   it('tessera cdc pull --until-caught-up copies, streams and prints a summary', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cdc-cli-'));
-    const tessera = await createTestDatabase(`${id}_cli`);
+    const cli = await openCliSandbox({ sources: { cdc: { shop: { ...config, slot: `${config.slot}_cli`, publication: `${config.slot}_cli` } } } });
     try {
-      const sourcesFile = path.join(dir, 'sources.json');
-      const cli = { ...config, slot: `${config.slot}_cli`, publication: `${config.slot}_cli` };
-      await writeFile(sourcesFile, JSON.stringify({ cdc: { shop: cli } }));
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        DATABASE_URL: tessera.url,
-        REDIS_URL: inject('redisUrl'),
-        REDIS_KEY_PREFIX: `${id}_cli:`,
-        CLICKHOUSE_DATABASE: `${id}_cli`,
-        TESSERA_DATA_DIR: dir,
-        TESSERA_SOURCES_CONFIG: sourcesFile,
-        LOG_LEVEL: 'warn',
-      };
-      delete env.CLICKHOUSE_URL;
-      const run = (...args: string[]) => promisify(execFile)('node', ['bin/tessera.js', 'cdc', ...args], { env, timeout: 60_000 });
+      const run = (...args: string[]) => cli.tessera('cdc', ...args);
       const first = JSON.parse((await run('pull', '--source', 'shop', '--until-caught-up', '--json')).stdout);
       const [{ n }] = (await source`SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers) AS n`) as unknown as [{ n: string }];
       expect(first).toMatchObject({ source: 'shop', phase: 'stopped', snapshotRows: Number(n), stoppedBy: 'caught up' });
@@ -320,8 +301,7 @@ describe('PostgreSQL logical replication pull connector', () => {
       const missing = await run('pull', '--source', 'nope').catch((err: { stderr: string }) => err);
       expect((missing as { stderr: string }).stderr).toMatch(/No CDC source 'nope' is declared \(declared: shop\)/);
     } finally {
-      await tessera.drop();
-      await rm(dir, { recursive: true, force: true });
+      await cli.close();
     }
   }, 120_000);
 });

@@ -1,15 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { createTestDatabase, testId } from '../helpers/stores.ts';
-
-const run = promisify(execFile);
-const BIN = path.resolve('bin/tessera.js');
+import { BIN, openCliSandbox, type CliSandbox } from '../helpers/cli.ts';
 
 interface InstanceInfo {
   pid: number;
@@ -18,46 +12,18 @@ interface InstanceInfo {
 }
 
 describe('tessera CLI', () => {
+  let cli: CliSandbox;
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let chDatabase: string;
-
-  const tessera = async (...args: string[]) => {
-    const { stdout, stderr } = await run('node', [BIN, ...args], { env, timeout: 60_000 });
-    return { stdout, stderr };
-  };
-  const failing = async (...args: string[]) => {
-    try {
-      await tessera(...args);
-    } catch (err) {
-      return err as { code: number; stderr: string; stdout: string };
-    }
-    throw new Error(`tessera ${args.join(' ')} succeeded`);
-  };
+  const tessera = (...args: string[]) => cli.tessera(...args);
+  const failing = (...args: string[]) => cli.failing(...args);
 
   beforeAll(async () => {
-    const id = testId();
-    database = await createTestDatabase(id);
-    chDatabase = id;
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cli-'));
-    env = {
-      ...process.env,
-      DATABASE_URL: database.url,
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${id}:`,
-      CLICKHOUSE_DATABASE: id,
-      TESSERA_DATA_DIR: dataDir,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      IDENTITY_SETTLE_MS: '0',
-    };
-    delete env.CLICKHOUSE_URL;
+    cli = await openCliSandbox({ env: { PORT: '0', IDENTITY_SETTLE_MS: '0' } });
+    ({ dataDir, env, chDatabase } = cli);
   });
-  afterAll(async () => {
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cli.close());
 
   it('has --help on every command', async () => {
     for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['import', 'crm'], ['cdc', 'pull'], ['cdc', 'status'], ['keys', 'create'], ['keys', 'list'], ['demo'], ['identity'], ['identity', 'explain']]) {

@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClickhouse } from '../../src/clients/clickhouse.ts';
-import { openTestStores, createTestDatabase, testId, type TestStores } from '../helpers/stores.ts';
+import { openTestStores, type TestStores } from '../helpers/stores.ts';
+import { openCliSandbox, type CliSandbox } from '../helpers/cli.ts';
 import { buildTestApi, type TestApi } from '../helpers/api.ts';
 import { shopSources } from '../../benchmarks/generator/shop-sources.ts';
 
@@ -133,46 +131,17 @@ describe('POST /v1/crm/{source}/records', () => {
 
 /** Runs `tessera import crm` as a user would, then reads what the CLI's embedded ClickHouse stored. */
 describe('tessera import crm', () => {
-  const run = promisify(execFile);
-  const BIN = path.resolve('bin/tessera.js');
+  let cli: CliSandbox;
   let dataDir: string;
-  let env: NodeJS.ProcessEnv;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let chDatabase: string;
-
-  const tessera = (...args: string[]) => run('node', [BIN, ...args], { env, timeout: 60_000 });
-  const failing = async (...args: string[]) => {
-    try {
-      await tessera(...args);
-    } catch (err) {
-      return err as { code: number; stderr: string };
-    }
-    throw new Error(`tessera ${args.join(' ')} succeeded`);
-  };
+  const tessera = (...args: string[]) => cli.tessera(...args);
+  const failing = (...args: string[]) => cli.failing(...args);
 
   beforeAll(async () => {
-    const id = testId();
-    database = await createTestDatabase(id);
-    chDatabase = id;
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-crm-'));
-    const sourcesFile = path.join(dataDir, 'sources.json');
-    await writeFile(sourcesFile, JSON.stringify({ crm: shopSources().crm }));
-    env = {
-      ...process.env,
-      DATABASE_URL: database.url,
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${id}:`,
-      CLICKHOUSE_DATABASE: id,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_SOURCES_CONFIG: sourcesFile,
-      LOG_LEVEL: 'warn',
-    };
-    delete env.CLICKHOUSE_URL;
+    cli = await openCliSandbox({ sources: { crm: shopSources().crm } });
+    ({ dataDir, chDatabase } = cli);
   });
-  afterAll(async () => {
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cli?.close());
 
   it('loads a ;-separated export with a BOM, quotes and line breaks, reporting bad rows by the line they start on', async () => {
     const file = path.join(dataDir, 'contacts.csv');
