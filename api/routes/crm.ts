@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ApiKeyVerifier } from '../../src/auth/api-keys.ts';
 import { ValidationError } from '../../src/common/errors.ts';
 import type { CrmWriter } from '../../src/crm/crm-writer.ts';
-import { formatIssues } from '../../src/ingest/prepare-events.ts';
+import { formatZodIssues } from '../../src/common/zod-issues.ts';
 import { crmSource, type SourcesConfig } from '../../src/sources/sources-config.ts';
 import { authenticate } from '../auth.ts';
 
@@ -32,7 +32,7 @@ export function crmRoutes(app: FastifyInstance, deps: CrmRouteDeps): void {
     const { source } = req.params;
     const mapping = crmSource(deps.sources, source);
     const parsed = crmBodySchema.safeParse(req.body);
-    if (!parsed.success) throw new ValidationError(`Invalid body: ${formatIssues(parsed.error)}`, parsed.error.issues);
+    if (!parsed.success) throw new ValidationError(`Invalid body: ${formatZodIssues(parsed.error)}`, parsed.error.issues);
     const result = await deps.crm.write(source, mapping, parsed.data, (i) => `POST /v1/crm/${source}/records#${i}`);
     return { accepted: result.accepted, rejected: result.rejected };
   });

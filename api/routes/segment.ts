@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ValidationError, TesseraError } from '../../src/common/errors.ts';
 import { batchSchema, MESSAGE_TYPES } from '../../src/ingest/segment-schemas.ts';
-import { formatIssues } from '../../src/ingest/prepare-events.ts';
+import { formatZodIssues } from '../../src/common/zod-issues.ts';
 import type { EventIngestor } from '../../src/ingest/event-ingestor.ts';
 import type { ApiKeyVerifier } from '../../src/auth/api-keys.ts';
 import { authenticate } from '../auth.ts';
@@ -16,7 +16,7 @@ export function segmentRoutes(app: FastifyInstance, deps: SegmentRouteDeps): voi
   const batchHandler = async (req: import('fastify').FastifyRequest) => {
     const key = await authenticate(deps.keys, req, 'write');
     const parsed = batchSchema.safeParse(req.body);
-    if (!parsed.success) throw new ValidationError(`Invalid batch: ${formatIssues(parsed.error)}`, parsed.error.issues);
+    if (!parsed.success) throw new ValidationError(`Invalid batch: ${formatZodIssues(parsed.error)}`, parsed.error.issues);
     const { batch, sentAt, context, integrations } = parsed.data;
     const result = await deps.ingestor.ingest(
       batch,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { TimeUnit } from '../sources/column-types.ts';
+import { formatZodIssues } from '../common/zod-issues.ts';
 import { CDC_OPS, type CdcChange, type CdcRejection } from './cdc-change.ts';
 
 const row = z.record(z.string(), z.unknown()).nullable().optional();
@@ -108,9 +109,6 @@ export function debeziumPosition(source: DebeziumPayload['source'], tsMs: number
   return BigInt(Math.round(source.ts_us ?? tsMs * 1000));
 }
 
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
 
 export interface ParsedEnvelopes {
   changes: CdcChange[];
@@ -146,7 +144,7 @@ export function parseDebeziumBody(body: unknown, ctx: EnvelopeContext): ParsedEn
     }
     const parsed = debeziumPayloadSchema.safeParse(payload);
     if (!parsed.success) {
-      out.rejections.push({ index, code: 'invalid_envelope', message: `not a Debezium change event: ${formatIssues(parsed.error)}`, origin, payload: JSON.stringify(item) ?? '' });
+      out.rejections.push({ index, code: 'invalid_envelope', message: `not a Debezium change event: ${formatZodIssues(parsed.error)}`, origin, payload: JSON.stringify(item) ?? '' });
       return;
     }
     const p = parsed.data;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
+import { formatZodIssues } from '../common/zod-issues.ts';
 import { MESSAGE_TYPES, messageSchemas, type MessageType, type SegmentMessage } from './segment-schemas.ts';
 import { correctTimestamp } from './clock-skew.ts';
 
@@ -46,9 +46,6 @@ export interface IngestContext {
   writeKeyId: string;
 }
 
-export function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
 
 /** Type-level validation of one message; the error says what is wrong. */
 export function validateMessage(raw: unknown): { ok: true; message: SegmentMessage } | { ok: false; rejection: Omit<Rejection, 'index'> } {
@@ -63,7 +60,7 @@ export function validateMessage(raw: unknown): { ok: true; message: SegmentMessa
     };
   }
   const parsed = messageSchemas[type as MessageType].safeParse(raw);
-  if (!parsed.success) return { ok: false, rejection: { code: 'invalid_event', message: formatIssues(parsed.error) } };
+  if (!parsed.success) return { ok: false, rejection: { code: 'invalid_event', message: formatZodIssues(parsed.error) } };
   return { ok: true, message: parsed.data };
 }
 

@@ -31,6 +31,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TesseraError, errorMessage } from '../common/errors.ts';
+import { formatZodIssues } from '../common/zod-issues.ts';
 import { TYPE_NAME_PATTERN } from '../../identity/identity-config.ts';
 
 /** The value types a source column can be declared with (see `column-types.ts` for ClickHouse). */
@@ -121,14 +122,11 @@ export class SourcesConfigError extends TesseraError {
   }
 }
 
-function formatZodIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-}
 
 /** Validates a plain object (JSON) against `schema`; errors name `file` and each bad path. */
 export function parseWithSchema<S extends z.ZodTypeAny>(schema: S, input: unknown, file: string): z.infer<S> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new SourcesConfigError(`${file}: ${formatZodIssues(parsed.error)}`);
+  if (!parsed.success) throw new SourcesConfigError(`${file}: ${formatZodIssues(parsed.error, '(root)')}`);
   return parsed.data;
 }
 
