@@ -3,6 +3,7 @@
  * one PostgreSQL transaction with its cursor), the rebuild, the ClickHouse copy of the identity
  * map, overrides (link, unlink, delete) and lookups/explanations. Clients are passed in.
  */
+import { Readable } from 'node:stream';
 import type { TransactionSql } from 'postgres';
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import type { Postgres } from '../src/clients/postgres.ts';
@@ -14,11 +15,11 @@ import { identifierKey, parseIdentifierKey } from './identifier.ts';
 import type { ResolvedIdentityConfig } from './identity-config.ts';
 import { normaliseIdentifier } from './normalise.ts';
 import { overridesTouching, type IdentityOverrides } from './overrides.ts';
-import { PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
+import { copyField, PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
 import { recomputeComponents } from './recompute.ts';
 import { resolveBatch } from './resolver.ts';
 import { ResolverEngine } from './resolver-engine.ts';
-import type { ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
+import type { IdentifierAssignment, ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
 
 export const RESOLVE_JOB = 'identity.resolve';
 
@@ -41,6 +42,8 @@ export interface RunSummary extends ResolutionStats {
   read: Record<StreamName, number>;
   mapRowsCopied: number;
   seconds: number;
+  /** Seconds per phase (rebuild): read + resolve, PostgreSQL, ClickHouse map. */
+  phases?: Record<string, number>;
 }
 
 export interface IdentityView {
@@ -122,22 +125,66 @@ export class IdentityService {
       engine.applyRecord(record);
       if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
     });
+    const phases: Record<string, number> = {};
+    let mark = Date.now();
+    const phase = (name: string) => {
+      const now = Date.now();
+      phases[name] = (now - mark) / 1000;
+      mark = now;
+    };
+    phases.resolve = (mark - started) / 1000;
     const diff = engine.diff();
-    await this.repo.transaction(async (tx) => {
-      await this.repo.replaceAll(tx, diff);
+    phase('diff');
+    const block = await this.repo.transaction(async (tx) => {
+      const versions = await this.repo.replaceAll(tx, diff, phase);
       for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
+      return versions;
     });
-    const mapRowsCopied = await this.syncMap();
-    return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000 };
+    phase('commit');
+    // The new map goes to ClickHouse straight from memory; the rest (removals) the usual way.
+    await this.copyMapRows(diff.identifiers, block.firstVersion);
+    const mapRowsCopied = diff.identifiers.length + (await this.syncMap({ copied: { from: block.firstVersion, to: block.lastVersion } }));
+    phase('map');
+    return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000, phases };
   }
 
-  /** Copies identity map changes (by version) to ClickHouse; resumable from its checkpoint. */
-  async syncMap(): Promise<number> {
+  /**
+   * Writes identifiers (versions `firstVersion`, `firstVersion + 1`, ... in order) to the ClickHouse
+   * identity map, as TabSeparated in large blocks: a rebuild's whole map without reading it back
+   * from PostgreSQL. Rows that are already there are harmless (the newest version wins).
+   */
+  private async copyMapRows(rows: readonly IdentifierAssignment[], firstVersion: number): Promise<void> {
+    const BLOCK = 250_000;
+    for (let start = 0; start < rows.length; start += BLOCK) {
+      const end = Math.min(rows.length, start + BLOCK);
+      let text = '';
+      for (let i = start; i < end; i++) {
+        const r = rows[i] as IdentifierAssignment;
+        text += `${copyField(r.type)}\t${copyField(r.value)}\t${copyField(r.profileId)}\t${firstVersion + i}\t0\n`;
+      }
+      await this.ch.client.insert({
+        table: this.ch.table('identity_map'),
+        columns: ['id_type', 'id_value', 'profile_id', 'version', 'deleted'],
+        values: Readable.from([text], { objectMode: false }),
+        format: 'TabSeparated',
+      });
+    }
+  }
+
+  /**
+   * Copies identity map changes (by version) to ClickHouse; resumable from its checkpoint.
+   * `copied`: a block of versions already copied (a rebuild's map), skipped, and the checkpoint
+   * moves past it once everything before it is copied.
+   */
+  async syncMap(opts: { copied?: { from: number; to: number } } = {}): Promise<number> {
     let copied = 0;
     for (;;) {
       const from = (await readCheckpoint<{ version: number }>(this.pg.sql, MAP_SYNC_JOB))?.version ?? 0;
-      const changes = await this.repo.changesSince(from, 200_000);
-      if (changes.length === 0) return copied;
+      const changes = await this.repo.changesSince(from, 200_000, opts.copied);
+      if (changes.length === 0) {
+        if (opts.copied && from < opts.copied.to) await writeCheckpoint(this.pg.sql, MAP_SYNC_JOB, { version: opts.copied.to });
+        return copied;
+      }
       await this.ch.insert(
         'identity_map',
         changes.map((c) => {

@@ -29,18 +29,21 @@ function columns<T, K extends keyof T>(rows: readonly T[], keys: readonly K[]): 
 /** PostgreSQL COPY text format: tab-separated, with backslash escapes. */
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
-function copyField(v: string | number): string {
-  if (typeof v === 'number') return String(v);
+export function copyField(v: string): string {
   return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
-/** Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows). */
-async function copyRows(tx: Tx, table: string, cols: readonly string[], rows: Iterable<(string | number)[]>): Promise<void> {
-  const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN`).writable();
-  function* lines() {
+/**
+ * Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows);
+ * `line` writes one row in COPY text format (fields through `copyField`), newline included.
+ */
+async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
+  // FREEZE: the rebuild emptied the table in this transaction.
+  const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN WITH (FREEZE)`).writable();
+  function* chunks() {
     let buffer = '';
-    for (const row of rows) {
-      buffer += `${row.map(copyField).join('\t')}\n`;
+    for (let i = 0; i < rows.length; i++) {
+      buffer += line(rows[i] as T, i);
       if (buffer.length > 1 << 16) {
         yield buffer;
         buffer = '';
@@ -48,17 +51,40 @@ async function copyRows(tx: Tx, table: string, cols: readonly string[], rows: It
     }
     if (buffer) yield buffer;
   }
-  await pipeline(Readable.from(lines()), stream);
+  await pipeline(Readable.from(chunks()), stream);
 }
 
-/** The secondary indexes of the graph tables (as migrations/postgres creates them). */
-const BULK_INDEXES: Record<string, string> = {
-  identity_identifiers_profile_idx: 'identity_identifiers USING btree (profile_id)',
-  identity_identifiers_version_idx: 'identity_identifiers USING btree (version)',
-  identity_edges_b_idx: 'identity_edges USING btree (b)',
-  identity_redirects_to_idx: 'identity_redirects USING btree (to_id)',
-  identity_rejected_links_b_idx: 'identity_rejected_links USING btree (b)',
-};
+/** The graph tables a rebuild replaces (not the overrides, not the removal log). */
+const GRAPH_TABLES = [
+  'identity_identifiers',
+  'identity_edges',
+  'identity_redirects',
+  'identity_merges',
+  'identity_rejected_links',
+  'identity_rejected_identifiers',
+] as const;
+
+/** A primary key or index of a graph table, as the catalog defines it (so migrations stay the source). */
+interface IndexDefinition {
+  name: string;
+  table: string;
+  /** Set for a primary key: its constraint definition (`PRIMARY KEY (key)`). */
+  constraint: string | null;
+  /** The index definition (`CREATE INDEX ... ON ... USING btree (...)`). */
+  index: string;
+}
+
+async function graphIndexes(tx: Tx): Promise<IndexDefinition[]> {
+  return tx<IndexDefinition[]>`
+    SELECT CASE WHEN c.oid IS NULL THEN i.indexrelid::regclass::text ELSE quote_ident(c.conname) END AS name,
+           i.indrelid::regclass::text AS table,
+           CASE WHEN c.oid IS NULL THEN NULL ELSE pg_get_constraintdef(c.oid) END AS constraint,
+           pg_get_indexdef(i.indexrelid) AS index
+    FROM pg_index i
+    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype = 'p'
+    WHERE i.indrelid = ANY(${GRAPH_TABLES.map((t) => t)}::regclass[])
+    ORDER BY i.indrelid::regclass::text, name`;
+}
 
 export interface OverrideRow {
   kind: 'link' | 'unlink' | 'tombstone';
@@ -182,34 +208,56 @@ export class PostgresIdentityRepository {
   /**
    * Replaces the graph (not the overrides) with a rebuild's, with COPY into the emptied tables.
    * Identifiers that existed before and are gone now are logged as removed, so the ClickHouse copy
-   * drops them too.
+   * drops them too. Returns the block of versions the identifiers got (in `diff.identifiers` order).
+   *
+   * A bulk load: primary keys and indexes are dropped after the TRUNCATE and built once, by
+   * sorting, after the COPY (maintaining a B-tree row by row over millions of random keys is
+   * several times slower than the load itself); rows are written frozen (the tables were emptied
+   * in this transaction, so no later vacuum has to revisit them). All of it is one transaction:
+   * concurrent readers wait on the TRUNCATE's lock and see the old graph or the new one.
    */
-  async replaceAll(tx: Tx, diff: ResolutionDiff): Promise<void> {
+  async replaceAll(tx: Tx, diff: ResolutionDiff, phase: (name: string) => void = () => {}): Promise<{ firstVersion: number; lastVersion: number }> {
+    await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx`CREATE TEMP TABLE identity_old_keys ON COMMIT DROP AS SELECT key FROM identity_identifiers`;
-    await tx`TRUNCATE identity_identifiers, identity_edges, identity_redirects, identity_merges, identity_rejected_links, identity_rejected_identifiers`;
-    // Secondary indexes are built once after the load instead of row by row during it.
-    for (const index of Object.keys(BULK_INDEXES)) await tx.unsafe(`DROP INDEX IF EXISTS ${index}`);
+    const indexes = await graphIndexes(tx);
+    await tx.unsafe(`TRUNCATE ${GRAPH_TABLES.join(', ')}`);
+    for (const ix of indexes) {
+      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} DROP CONSTRAINT ${ix.name}`);
+      else await tx.unsafe(`DROP INDEX ${ix.name}`);
+    }
     // One block of versions for the whole map.
     const n = diff.identifiers.length;
     const [{ first }] = (await tx`SELECT nextval('identity_version_seq')::float8 AS first`) as unknown as [{ first: number }];
     if (n > 1) await tx`SELECT setval('identity_version_seq', ${first + n - 1})`;
-    await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'],
-      diff.identifiers.map((r, i) => [r.key, r.type, r.value, r.profileId, r.firstSeen, first + i]));
-    await copyRows(tx, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'],
-      diff.edges.map((e) => [e.a, e.b, e.source, e.firstSeen, e.firstRecordId, e.lastSeen, e.count]));
-    await copyRows(tx, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects.map((r) => [r.from, r.to, r.recordId, r.timestamp]));
-    await copyRows(tx, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges.map((m) => [m.from, m.into, m.recordId, m.timestamp, m.reason]));
-    await copyRows(tx, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'],
-      diff.rejectedLinks.map((r) => [r.a, r.b, r.rule, r.source, r.recordId, r.timestamp, r.lastSeen, r.count]));
-    await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'],
-      diff.rejectedIdentifiers.map((r) => [r.type, r.raw, r.reason, r.recordId, r.timestamp, r.lastSeen, r.count]));
-    for (const [index, definition] of Object.entries(BULK_INDEXES)) await tx.unsafe(`CREATE INDEX ${index} ON ${definition}`);
+    const f = copyField;
+    await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+      (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
+    phase('copy identifiers');
+    await copyRows(tx, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+      (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
+    phase('copy edges');
+    await copyRows(tx, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
+      (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
+    await copyRows(tx, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+      (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
+    await copyRows(tx, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+      (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+    await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+      (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+    phase('copy rest');
+    for (const ix of indexes) {
+      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} ADD CONSTRAINT ${ix.name} ${ix.constraint}`);
+      else await tx.unsafe(ix.index);
+    }
+    phase('indexes');
     // Fresh statistics, or the planner keeps treating the reloaded tables as empty.
     await tx`ANALYZE identity_identifiers, identity_edges, identity_redirects, identity_rejected_links`;
+    phase('analyze');
     await tx`
       INSERT INTO identity_removed (key, version)
       SELECT o.key, nextval('identity_version_seq') FROM identity_old_keys o
       WHERE NOT EXISTS (SELECT 1 FROM identity_identifiers i WHERE i.key = o.key)`;
+    return { firstVersion: first, lastVersion: first + Math.max(n, 1) - 1 };
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -265,11 +313,20 @@ export class PostgresIdentityRepository {
     return { ...totals!, byType, largest, refusedByRule, rejectedIdentifiers };
   }
 
-  /** Identity map rows changed after `version` (upserts and removals), in version order. */
-  async changesSince(version: number, limit: number): Promise<{ key: string; profileId: string; deleted: boolean; version: number }[]> {
+  /**
+   * Identity map rows changed after `version` (upserts and removals), in version order; `skip`: a
+   * block of identifier versions left out (already copied).
+   */
+  async changesSince(
+    version: number,
+    limit: number,
+    skip?: { from: number; to: number },
+  ): Promise<{ key: string; profileId: string; deleted: boolean; version: number }[]> {
+    const [lo, hi] = skip ? [skip.from, skip.to] : [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
     return this.sql`
       SELECT key, "profileId", deleted, version FROM (
-        SELECT key, profile_id AS "profileId", false AS deleted, version::float8 AS version FROM identity_identifiers WHERE version > ${version}
+        SELECT key, profile_id AS "profileId", false AS deleted, version::float8 AS version FROM identity_identifiers
+        WHERE (version > ${version}::bigint AND version < ${lo}::bigint) OR version > GREATEST(${version}::bigint, ${hi}::bigint)
         UNION ALL
         SELECT key, '' AS "profileId", true AS deleted, version::float8 AS version FROM identity_removed WHERE version > ${version}
       ) c ORDER BY version LIMIT ${limit}`;

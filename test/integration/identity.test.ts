@@ -183,11 +183,26 @@ describe('incremental runs and a rebuild give the same graph', () => {
       redirects: await stores.pg.sql`SELECT from_id, to_id FROM identity_redirects ORDER BY from_id`,
       refused: await stores.pg.sql`SELECT a, b, rule, count FROM identity_rejected_links ORDER BY a, b, rule`,
     });
+    const indexes = () => stores.pg.sql`
+      SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'identity_%' ORDER BY tablename, indexname`;
+    const indexesBefore = await indexes();
     const afterIncremental = await snapshot();
     expect(afterIncremental.map.length).toBeGreaterThan(500);
+    // An empty ClickHouse copy: what is there after the rebuild came from the rebuild.
+    await stores.ch.command(`TRUNCATE TABLE ${stores.ch.table('identity_map')}`);
     const summary = await incremental.rebuild();
     expect(summary.read.events).toBe(messages.length);
     expect(await snapshot()).toEqual(afterIncremental);
     expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
+    // The bulk load put every key and index back as the migrations define them.
+    expect(await indexes()).toEqual(indexesBefore);
+    // The rebuild's map reached ClickHouse (written from memory, escapes included), and the copy's
+    // checkpoint is past it: the next sync has nothing to do.
+    const pgMap = await stores.pg.sql<{ key: string; profile_id: string }[]>`SELECT key, profile_id FROM identity_identifiers ORDER BY key`;
+    const chMap = await stores.ch.query<{ key: string; profile_id: string }>(
+      `SELECT concat(id_type, ':', id_value) AS key, profile_id FROM ${stores.ch.table('identity_map_current')} ORDER BY key`,
+    );
+    expect(chMap).toEqual(pgMap.map((r) => ({ key: r.key, profile_id: r.profile_id })));
+    expect(await incremental.syncMap()).toBe(0);
   });
 });
