@@ -159,6 +159,81 @@ export function eventExtractor(options: EventExtractorOptions = {}): RecordExtra
 /** The default event extractor (source `events`, previousId as anonymous_id). */
 export const extractFromEvent: RecordExtractor<EventIdentityRow> = eventExtractor();
 
+/**
+ * An `events` row with traits and context already cut down (by ClickHouse) to the raw JSON of the
+ * fields identity reads, `''` where a field is absent: what a rebuild streams, instead of two JSON
+ * documents per event.
+ */
+export interface EventIdentityFields {
+  message_id: string;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  user_id: string;
+  anonymous_id: string;
+  previous_id: string;
+  /** Raw JSON of `traits.email`, `traits.phone`. */
+  traitsEmail: string;
+  traitsPhone: string;
+  /** Raw JSON of `context.traits.email`, `context.traits.phone`, `context.device.id`, `context.externalIds`. */
+  contextEmail: string;
+  contextPhone: string;
+  deviceId: string;
+  externalIds: string;
+}
+
+const UNREADABLE = Symbol('unreadable');
+/** A JSON string without escapes or control characters: its value is the text between the quotes. */
+const PLAIN_JSON_STRING = /^"[^"\\\u0000-\u001f]*"$/;
+
+function rawJson(raw: string): unknown {
+  if (raw === '') return undefined;
+  if (PLAIN_JSON_STRING.test(raw)) return raw.slice(1, -1);
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+/**
+ * `extractFromEvent` for a row in `EventIdentityFields` form, with exactly its result: the same
+ * identifiers in the same order, and, as there, an unreadable value drops every identifier of its
+ * document (traits, or context) because the document would not parse. Parses only the values that
+ * are not plain strings.
+ */
+export function extractFromEventFields(row: EventIdentityFields): IdentityRecord {
+  const identifiers: RawIdentifier[] = [];
+  if (row.user_id) identifiers.push({ type: 'user_id', value: row.user_id });
+  if (row.anonymous_id) identifiers.push({ type: 'anonymous_id', value: row.anonymous_id });
+  if (row.previous_id) identifiers.push({ type: 'anonymous_id', value: row.previous_id });
+  if (row.traitsEmail !== '' || row.traitsPhone !== '') {
+    const email = rawJson(row.traitsEmail);
+    const phone = rawJson(row.traitsPhone);
+    if (email !== UNREADABLE && phone !== UNREADABLE) {
+      push(identifiers, 'email', email);
+      push(identifiers, 'phone', phone);
+    }
+  }
+  if (row.contextEmail !== '' || row.contextPhone !== '' || row.deviceId !== '' || row.externalIds !== '') {
+    const email = rawJson(row.contextEmail);
+    const phone = rawJson(row.contextPhone);
+    const device = rawJson(row.deviceId);
+    const external = rawJson(row.externalIds);
+    if (email !== UNREADABLE && phone !== UNREADABLE && device !== UNREADABLE && external !== UNREADABLE) {
+      push(identifiers, 'email', email);
+      push(identifiers, 'phone', phone);
+      push(identifiers, 'device_id', device);
+      if (Array.isArray(external)) {
+        for (const item of external) {
+          const e = asObject(item);
+          if (e && typeof e.type === 'string') push(identifiers, e.type, e.id);
+        }
+      }
+    }
+  }
+  return { recordId: row.message_id, source: 'events', timestamp: row.timestamp, identifiers };
+}
+
 export interface MappedExtractorOptions<T> {
   source: string;
   recordId: (row: T) => string;

@@ -8,7 +8,7 @@
  * identifiers their writers took from the mapped columns (`[[type, raw value], ...]`).
  */
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
-import { extractFromEvent, type IdentityRecord, type RawIdentifier } from './extract.ts';
+import { extractFromEventFields, type EventIdentityFields, type IdentityRecord, type RawIdentifier } from './extract.ts';
 
 /** Position in a stream's ingestion order: (ingested_at ms, record id) of the last record read. */
 export interface IngestCursor {
@@ -21,25 +21,18 @@ export const START_CURSOR: IngestCursor = { ingestedAt: 0, recordId: '' };
 export const STREAM_NAMES = ['events', 'cdc', 'crm'] as const;
 export type StreamName = (typeof STREAM_NAMES)[number];
 
-interface Row {
-  recordId: string;
-  type: string;
-  userId: string;
-  anonymousId: string;
-  previousId: string;
-  timestamp: number;
-  traits: string;
-  context: string;
+/** One row of the unified columns (see `StreamSql.columns`). Reused while parsing a page. */
+interface Row extends EventIdentityFields {
   ingested: number;
   source: string;
   identifiers: string;
 }
 
-/** `{"k":<raw JSON>,...}` of the fields of `column` at `path` that exist (an identity-only subset). */
-function jsonSubset(column: string, path: string[], fields: string[]): string {
-  const at = (f: string) => [...path, f].map((p) => `'${p}'`).join(', ');
-  const parts = fields.map((f) => `if(JSONHas(${column}, ${at(f)}), concat('"${f}":', JSONExtractRaw(${column}, ${at(f)})), '')`);
-  return `concat('{', arrayStringConcat(arrayFilter(x -> x != '', [${parts.join(', ')}]), ','), '}')`;
+function emptyRow(): Row {
+  return {
+    message_id: '', timestamp: 0, ingested: 0, source: '', user_id: '', anonymous_id: '', previous_id: '',
+    traitsEmail: '', traitsPhone: '', contextEmail: '', contextPhone: '', deviceId: '', externalIds: '', identifiers: '',
+  };
 }
 
 interface StreamSql {
@@ -56,20 +49,19 @@ interface StreamSql {
 }
 
 /**
- * Events: traits and context are cut down in ClickHouse to the fields the event extractor reads, so
- * only those cross to Node (the extractor stays the one source of truth for identifiers).
+ * Events: traits and context are cut down in ClickHouse to the raw JSON of the fields identity
+ * reads (`extractFromEventFields` turns them into identifiers exactly as `extractFromEvent` does
+ * with the whole documents), so only those cross to Node and no document is parsed there.
  */
 const EVENTS: StreamSql = {
   table: 'events',
   folded: (ch) => ch.table('events_unique'),
   recordId: 'message_id',
-  columns: `message_id, type, user_id, anonymous_id, previous_id,
-    toUnixTimestamp64Milli(timestamp),
-    ${jsonSubset('traits', [], ['email', 'phone'])},
-    concat('{"traits":', ${jsonSubset('context', ['traits'], ['email', 'phone'])},
-           ',"device":', ${jsonSubset('context', ['device'], ['id'])},
-           if(JSONHas(context, 'externalIds'), concat(',"externalIds":', JSONExtractRaw(context, 'externalIds')), ''), '}'),
-    toUnixTimestamp64Milli(ingested_at), 'events', ''`,
+  columns: `message_id, toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(ingested_at), 'events',
+    user_id, anonymous_id, previous_id,
+    JSONExtractRaw(traits, 'email'), JSONExtractRaw(traits, 'phone'),
+    JSONExtractRaw(context, 'traits', 'email'), JSONExtractRaw(context, 'traits', 'phone'),
+    JSONExtractRaw(context, 'device', 'id'), JSONExtractRaw(context, 'externalIds'), ''`,
   where: '1',
 };
 
@@ -79,8 +71,8 @@ const CDC: StreamSql = {
   table: 'cdc_changes',
   folded: (ch) => `${ch.table('cdc_changes')} FINAL`,
   recordId: CDC_RECORD_ID,
-  columns: `${CDC_RECORD_ID}, '', '', '', '', toUnixTimestamp64Milli(changed_at), '', '',
-    toUnixTimestamp64Milli(ingested_at), concat('cdc:', source, '.', table_name), identifiers`,
+  columns: `${CDC_RECORD_ID}, toUnixTimestamp64Milli(changed_at), toUnixTimestamp64Milli(ingested_at),
+    concat('cdc:', source, '.', table_name), '', '', '', '', '', '', '', '', '', identifiers`,
   where: `op IN ('c', 'u', 'r') AND identifiers != '[]'`,
 };
 
@@ -90,8 +82,8 @@ const CRM: StreamSql = {
   table: 'crm_records',
   folded: (ch) => `${ch.table('crm_records')} FINAL`,
   recordId: CRM_RECORD_ID,
-  columns: `${CRM_RECORD_ID}, '', '', '', '', toUnixTimestamp64Milli(updated_at), '', '',
-    toUnixTimestamp64Milli(ingested_at), concat('crm:', source), identifiers`,
+  columns: `${CRM_RECORD_ID}, toUnixTimestamp64Milli(updated_at), toUnixTimestamp64Milli(ingested_at),
+    concat('crm:', source), '', '', '', '', '', '', '', '', '', identifiers`,
   where: `identifiers != '[]'`,
 };
 
@@ -104,35 +96,56 @@ function unescapeTsv(field: string): string {
   return field.includes('\\') ? field.replace(/\\(.)/g, (_, c: string) => TSV_ESCAPES[c] ?? c) : field;
 }
 
+/** The unified columns, in order (as the rebuild's scratch table stores them). */
+const COLUMNS = `record_id String, timestamp Int64, ingested Int64, source String, user_id String, anonymous_id String, previous_id String,
+  traits_email String, traits_phone String, context_email String, context_phone String, device_id String, external_ids String,
+  identifiers String`;
+const FIELDS = 14;
+
 /**
- * Runs a query over the unified columns and parses its TabSeparated output: splitting text is
- * several times cheaper than parsing one JSON object per row, and a rebuild reads millions of rows.
+ * Parses TabSeparated text of the unified columns, calling `onRow` with one reused object per line:
+ * splitting text is several times cheaper than parsing one JSON object per row, and a rebuild reads
+ * millions of rows. Fields are cut with indexOf (no arrays), and only escaped ones are unescaped.
  */
-async function queryRows(ch: Clickhouse, query: string, params: Record<string, unknown>): Promise<Row[]> {
-  const rs = await ch.client.query({ query, query_params: params, format: 'TabSeparated' });
-  const text = await rs.text();
-  const rows: Row[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const f = text.slice(start, end).split('\t');
-    start = end + 1;
-    rows.push({
-      recordId: unescapeTsv(f[0]!),
-      type: f[1]!,
-      userId: unescapeTsv(f[2]!),
-      anonymousId: unescapeTsv(f[3]!),
-      previousId: unescapeTsv(f[4]!),
-      timestamp: Number(f[5]),
-      traits: unescapeTsv(f[6]!),
-      context: unescapeTsv(f[7]!),
-      ingested: Number(f[8]),
-      source: unescapeTsv(f[9]!),
-      identifiers: unescapeTsv(f[10]!),
-    });
+function parseRows(text: string, onRow: (row: Row) => void): number {
+  const row = emptyRow();
+  const f: string[] = new Array<string>(FIELDS).fill('');
+  let n = 0;
+  let pos = 0;
+  const end = text.length;
+  while (pos < end) {
+    let lineEnd = text.indexOf('\n', pos);
+    if (lineEnd === -1) lineEnd = end;
+    for (let i = 0; i < FIELDS; i++) {
+      let stop = i === FIELDS - 1 ? lineEnd : text.indexOf('\t', pos);
+      if (stop === -1 || stop > lineEnd) stop = lineEnd;
+      f[i] = stop === pos ? '' : unescapeTsv(text.slice(pos, stop));
+      pos = stop + 1;
+    }
+    pos = lineEnd + 1;
+    row.message_id = f[0]!;
+    row.timestamp = Number(f[1]);
+    row.ingested = Number(f[2]);
+    row.source = f[3]!;
+    row.user_id = f[4]!;
+    row.anonymous_id = f[5]!;
+    row.previous_id = f[6]!;
+    row.traitsEmail = f[7]!;
+    row.traitsPhone = f[8]!;
+    row.contextEmail = f[9]!;
+    row.contextPhone = f[10]!;
+    row.deviceId = f[11]!;
+    row.externalIds = f[12]!;
+    row.identifiers = f[13]!;
+    onRow(row);
+    n++;
   }
-  return rows;
+  return n;
+}
+
+async function queryText(ch: Clickhouse, query: string, params: Record<string, unknown>): Promise<string> {
+  const rs = await ch.client.query({ query, query_params: params, format: 'TabSeparated' });
+  return rs.text();
 }
 
 function mappedIdentifiers(json: string): RawIdentifier[] {
@@ -147,17 +160,8 @@ function mappedIdentifiers(json: string): RawIdentifier[] {
 }
 
 function toRecord(r: Row): IdentityRecord {
-  if (r.source !== 'events') return { recordId: r.recordId, source: r.source, timestamp: r.timestamp, identifiers: mappedIdentifiers(r.identifiers) };
-  return extractFromEvent({
-    message_id: r.recordId,
-    type: r.type,
-    user_id: r.userId,
-    anonymous_id: r.anonymousId,
-    previous_id: r.previousId,
-    timestamp: r.timestamp,
-    traits: r.traits,
-    context: r.context,
-  });
+  if (r.source !== 'events') return { recordId: r.message_id, source: r.source, timestamp: r.timestamp, identifiers: mappedIdentifiers(r.identifiers) };
+  return extractFromEventFields(r);
 }
 
 /**
@@ -179,7 +183,7 @@ export async function readNewRecords(
   const isNew = `ingested_at >= fromUnixTimestamp64Milli({at:Int64})
     AND (ingested_at, ${s.recordId}) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
     AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`;
-  const rows = await queryRows(
+  const text = await queryText(
     ch,
     `SELECT ${s.columns} FROM ${table}
      WHERE ${isNew} AND ${s.where}
@@ -192,8 +196,13 @@ export async function readNewRecords(
      LIMIT {limit:UInt32}`,
     { at: after.ingestedAt, id: after.recordId, settle: opts.settleMs, limit: opts.limit },
   );
-  const last = rows.at(-1);
-  return { records: rows.map(toRecord), cursor: last ? { ingestedAt: last.ingested, recordId: last.recordId } : after };
+  const records: IdentityRecord[] = [];
+  let cursor = after;
+  parseRows(text, (row) => {
+    records.push(toRecord(row));
+    cursor = { ingestedAt: row.ingested, recordId: row.message_id };
+  });
+  return { records, cursor };
 }
 
 /** The stream a record's source label belongs to (`events`, `cdc:shop.public.customers`, `crm:hubspot`). */
@@ -203,11 +212,25 @@ export function streamOf(source: string): StreamName {
 
 export type StreamCursors = Record<StreamName, IngestCursor>;
 
+/** The (timestamp, record id) of the last row of a full page, or null when the page is the last. */
+function pageEnd(text: string, pageSize: number): { ts: number; id: string } | null {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
+  if (lines < pageSize) return null;
+  const end = text.endsWith('\n') ? text.length - 1 : text.length;
+  let last: { ts: number; id: string } | null = null;
+  parseRows(text.slice(text.lastIndexOf('\n', end - 1) + 1, end), (row) => {
+    last = { ts: row.timestamp, id: row.message_id };
+  });
+  return last;
+}
+
 /**
  * Every record of every stream ingested up to `settleMs` ago, in (timestamp, record id) order, the
  * order a rebuild needs. ClickHouse sorts once into a scratch table ordered that way; pages are
- * then cheap range reads, so memory stays flat however many records there are. `onRecord` runs for
- * each; returns the cursor of each stream to continue incrementally from.
+ * then cheap range reads, so memory stays flat however many records there are, and the next page
+ * is read while this one is resolved. `onRecord` runs for each (the object is only valid during
+ * the call); returns the cursor of each stream to continue incrementally from.
  */
 export async function streamAllRecords(
   ch: Clickhouse,
@@ -221,36 +244,36 @@ export async function streamAllRecords(
     const s = STREAMS[name];
     return `SELECT ${s.columns} FROM ${s.folded(ch)} WHERE ${settled} AND ${s.where}`;
   });
-  await ch.command(
-    `CREATE TABLE ${scratch} (record_id String, type String, user_id String, anonymous_id String, previous_id String,
-       timestamp Int64, traits String, context String, ingested Int64, source String, identifiers String)
-     ENGINE = MergeTree ORDER BY (timestamp, record_id) AS ${selects.join(' UNION ALL ')}`,
-    { settle: opts.settleMs },
-  );
+  await ch.command(`CREATE TABLE ${scratch} (${COLUMNS}) ENGINE = MergeTree ORDER BY (timestamp, record_id) AS ${selects.join(' UNION ALL ')}`, {
+    settle: opts.settleMs,
+  });
+  const page = (after: { ts: number; id: string }) =>
+    queryText(ch, `SELECT * FROM ${scratch} WHERE (timestamp, record_id) > ({ts:Int64}, {id:String}) ORDER BY timestamp, record_id LIMIT {limit:UInt32}`, {
+      ts: after.ts,
+      id: after.id,
+      limit: pageSize,
+    });
   try {
     const cursors: StreamCursors = { events: START_CURSOR, cdc: START_CURSOR, crm: START_CURSOR };
     let records = 0;
-    let after = { ts: -1, id: '' };
-    for (;;) {
-      const rows = await queryRows(
-        ch,
-        `SELECT * FROM ${scratch} WHERE (timestamp, record_id) > ({ts:Int64}, {id:String})
-         ORDER BY timestamp, record_id LIMIT {limit:UInt32}`,
-        { ts: after.ts, id: after.id, limit: pageSize },
-      );
-      for (const row of rows) {
+    let next: Promise<string> | null = page({ ts: -1, id: '' });
+    while (next) {
+      const text: string = await next;
+      // Where the next page starts is on this page's last line: ask for it before resolving this one.
+      const after = pageEnd(text, pageSize);
+      next = after ? page(after) : null;
+      // A failed prefetch is handled by the await above, not as an unhandled rejection meanwhile.
+      next?.catch(() => {});
+      records += parseRows(text, (row) => {
         const stream = streamOf(row.source);
         const cursor = cursors[stream];
-        if (row.ingested > cursor.ingestedAt || (row.ingested === cursor.ingestedAt && row.recordId > cursor.recordId)) {
-          cursors[stream] = { ingestedAt: row.ingested, recordId: row.recordId };
+        if (row.ingested > cursor.ingestedAt || (row.ingested === cursor.ingestedAt && row.message_id > cursor.recordId)) {
+          cursors[stream] = { ingestedAt: row.ingested, recordId: row.message_id };
         }
         onRecord(toRecord(row));
-      }
-      records += rows.length;
-      if (rows.length < pageSize) return { cursors, records };
-      const last = rows.at(-1)!;
-      after = { ts: last.timestamp, id: last.recordId };
+      });
     }
+    return { cursors, records };
   } finally {
     await ch.command(`DROP TABLE IF EXISTS ${scratch}`);
   }

@@ -3,7 +3,8 @@ import { IdentityConfigError, parseIdentityConfig, ruleForType } from '../../ide
 import { normaliseIdentifier } from '../../identity/normalise.ts';
 import { prepareRecord } from '../../identity/prepare-record.ts';
 import { normaliseOverrides } from '../../identity/overrides.ts';
-import { eventExtractor, extractFromEvent, mappedExtractor, parseTimestamp, type EventIdentityRow } from '../../identity/extract.ts';
+import fc from 'fast-check';
+import { eventExtractor, extractFromEvent, extractFromEventFields, mappedExtractor, parseTimestamp, type EventIdentityRow } from '../../identity/extract.ts';
 
 const config = parseIdentityConfig({});
 
@@ -159,6 +160,54 @@ describe('extraction and preparation', () => {
       'braze_id:b-9',
       'crm_id:7',
     ]);
+  });
+
+  it('extracts the same identifiers from ClickHouse-cut fields as from the whole documents', () => {
+    // The raw JSON of a value as ClickHouse's JSONExtractRaw cuts it out of a JSON.stringify'd document;
+    // sometimes text no JSON parser reads (a raw control character), which loses its whole document.
+    const unreadable = '"bad\u0001value"';
+    const value = fc.oneof(
+      fc.constantFrom(undefined, null, true, 0, 12, -1.5, 1e21, '', ' ', 'null', 'a@b.co', 'é\u00e9', 'tab\there', 'q"uote', 'back\\slash', '\u2028'),
+      fc.string(),
+      fc.array(fc.oneof(fc.record({ id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), type: fc.oneof(fc.constantFrom('crm_id', 'braze_id'), fc.integer()) }), fc.string()), { maxLength: 3 }),
+      fc.record({ id: fc.string() }),
+    );
+    const raw = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+    const field = fc.oneof({ weight: 9, arbitrary: value.map(raw) }, { weight: 1, arbitrary: fc.constant(unreadable) });
+    const doc = (fields: Record<string, string>) => `{${Object.entries(fields).filter(([, r]) => r !== '').map(([k, r]) => `"${k}":${r}`).join(',')}}`;
+    fc.assert(
+      fc.property(
+        fc.record({ user: fc.constantFrom('', 'u-1', ' u 2 '), anon: fc.constantFrom('', 'anon-1'), prev: fc.constantFrom('', 'anon-0') }),
+        fc.array(field, { minLength: 6, maxLength: 6 }),
+        ({ user, anon, prev }, [te, tp, ce, cp, dev, ext]) => {
+          const whole = extractFromEvent(
+            row({
+              user_id: user,
+              anonymous_id: anon,
+              previous_id: prev,
+              timestamp: 1_000,
+              traits: doc({ email: te!, phone: tp! }),
+              context: `{"traits":${doc({ email: ce!, phone: cp! })},"device":${doc({ id: dev! })}${ext ? `,"externalIds":${ext}` : ''}}`,
+            }),
+          );
+          const cut = extractFromEventFields({
+            message_id: 'm1',
+            timestamp: 1_000,
+            user_id: user,
+            anonymous_id: anon,
+            previous_id: prev,
+            traitsEmail: te!,
+            traitsPhone: tp!,
+            contextEmail: ce!,
+            contextPhone: cp!,
+            deviceId: dev!,
+            externalIds: ext!,
+          });
+          expect(cut).toEqual(whole);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it('links an alias previousId as an anonymous id (configurable)', () => {
