@@ -183,6 +183,7 @@ export interface EventIdentityFields {
 
 const UNREADABLE = Symbol('unreadable');
 /** A JSON string without escapes or control characters: its value is the text between the quotes. */
+// eslint-disable-next-line no-control-regex -- control characters are what JSON forbids unescaped in a string
 const PLAIN_JSON_STRING = /^"[^"\\\u0000-\u001f]*"$/;
 
 function rawJson(raw: string): unknown {
