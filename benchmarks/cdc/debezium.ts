@@ -92,7 +92,7 @@ async function benchWriter(bodies: string[]): Promise<{ seconds: number; stored:
   if (!config.DATABASE_URL) throw new Error('Set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) for the in-process baseline');
   const database = await createScratchDatabase(config.DATABASE_URL, `bench_cdc_${Date.now().toString(36)}`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-cdc-direct-'));
-  const ch = await openClickhouse({ target: { path: dir }, database: 'bench' });
+  const ch = await openClickhouse({ target: { path: dir }, database: 'bench', insertConnections: config.CLICKHOUSE_INSERT_CONNECTIONS });
   const pg = openPostgres(database.url);
   try {
     await migratePostgres(pg);

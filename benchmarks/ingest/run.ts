@@ -41,7 +41,8 @@ async function count(ch: Clickhouse): Promise<number> {
 }
 
 async function benchApi(all: unknown[]): Promise<{ seconds: number; stored: number }> {
-  const tessera = await startTesseraProcess();
+  // Ingestion alone: the scheduled identity job (measured in benchmarks/identity) stays off.
+  const tessera = await startTesseraProcess({ IDENTITY_RESOLVE_EVERY_MS: '0' });
   try {
     const auth = `Basic ${Buffer.from(`${tessera.writeKey}:`).toString('base64')}`;
     const bodies: string[] = [];

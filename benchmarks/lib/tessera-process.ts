@@ -43,7 +43,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
 export async function startTesseraProcess(extraEnv: Record<string, string> = {}, prepare?: (dataDir: string) => Promise<Record<string, string>>): Promise<TesseraProcess> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-'));
   const env = { ...process.env, TESSERA_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', CLICKHOUSE_DATABASE: 'bench', ...extraEnv, ...(await prepare?.(dataDir)) };
-  const server = spawn('node', ['bin/tessera.js', 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = spawn('node', [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/tessera.js', 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const stop = async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

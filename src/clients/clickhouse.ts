@@ -8,6 +8,8 @@ export type ClickhouseTarget = { url: string } | { path: string };
 export interface ClickhouseOptions {
   target: ClickhouseTarget;
   database: string;
+  /** Embedded engine: connections of their own for inserts (0: inserts share the main one). Default 2. */
+  insertConnections?: number;
 }
 
 /**
@@ -15,12 +17,24 @@ export interface ClickhouseOptions {
  * database its tables live in. Table names are always qualified, so the same SQL runs on both.
  */
 export class Clickhouse {
+  /** Inserts in flight per inserter. */
+  private readonly busy: number[];
+
   constructor(
     public readonly client: ClickHouseClient,
     public readonly database: string,
     /** The in-process chdb engine, when this handle owns one (embedded mode). */
     public readonly engine?: ChdbConnection,
-  ) {}
+    /**
+     * Clients inserts go to (the least busy one). chdb runs one query at a time per connection, so
+     * the embedded engine gets connections of their own for inserts: inserts into different tables
+     * (a CDC batch's changelog and state tables) run in parallel instead of queueing behind each
+     * other and behind reads. An HTTP client already runs requests in parallel.
+     */
+    private readonly inserters: readonly ClickHouseClient[] = [client],
+  ) {
+    this.busy = inserters.map(() => 0);
+  }
 
   /** Fully qualified, quoted table name: `db`.`name`. */
   table(name: string): string {
@@ -43,17 +57,24 @@ export class Clickhouse {
   async insert<T extends object>(table: string, rows: readonly T[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!) as (keyof T & string)[];
-    await this.client.insert({
-      table: this.table(table),
-      columns: columns as unknown as [string, ...string[]],
-      values: rows.map((row) => columns.map((c) => row[c])),
-      format: 'JSONCompactEachRow',
-      clickhouse_settings: settings,
-    });
+    const i = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[i]!++;
+    try {
+      await this.inserters[i]!.insert({
+        table: this.table(table),
+        columns: columns as unknown as [string, ...string[]],
+        values: rows.map((row) => columns.map((c) => row[c])),
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: settings,
+      });
+    } finally {
+      this.busy[i]!--;
+    }
   }
 
-  close(): Promise<void> {
-    return this.client.close();
+  async close(): Promise<void> {
+    await Promise.all(this.inserters.filter((c) => c !== this.client).map((c) => c.close()));
+    await this.client.close();
   }
 }
 
@@ -64,8 +85,13 @@ export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhous
   }
   // chdb is loaded lazily: a server deployment never needs the native engine.
   const { createChdbConnection } = await import('chdb/connection');
-  const connection = createChdbConnection({ path: opts.target.path });
   // chdb builds on its own copy of @clickhouse/client-common; the shapes match, the nominal types do not.
-  const client = createClient({ connection: connection as unknown as ClientConnection });
-  return new Clickhouse(client, opts.database, connection);
+  const dataPath = opts.target.path;
+  const open = () => {
+    const connection = createChdbConnection({ path: dataPath });
+    return { connection, client: createClient({ connection: connection as unknown as ClientConnection }) };
+  };
+  const main = open();
+  const inserters = Array.from({ length: opts.insertConnections ?? 2 }, () => open().client);
+  return new Clickhouse(main.client, opts.database, main.connection, inserters.length > 0 ? inserters : [main.client]);
 }

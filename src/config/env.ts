@@ -17,6 +17,13 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
     .default('tessera')
     .describe('ClickHouse database holding Tessera tables'),
+  CLICKHOUSE_INSERT_CONNECTIONS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(2)
+    .describe('embedded ClickHouse: connections of their own for inserts, so inserts into different tables run in parallel (0: none)'),
   REDIS_URL: optionalUrl.describe('Redis URL; unset: a redis-server child process with data in TESSERA_DATA_DIR/redis'),
   REDIS_KEY_PREFIX: z.string().default('tessera:').describe('prefix of every Redis key Tessera writes'),
   TESSERA_DATA_DIR: z.string().default('.tessera').describe('where embedded stores keep their data'),

@@ -58,7 +58,7 @@ export async function openStores(config: Config, log: Logger, opts: { migrate?: 
     const redis = openRedis(redisUrl, config.REDIS_KEY_PREFIX);
     cleanups.push(async () => void (await redis.quit()));
     const { target, mode } = await clickhouseTarget(config);
-    const ch = await openClickhouse({ target, database: config.CLICKHOUSE_DATABASE });
+    const ch = await openClickhouse({ target, database: config.CLICKHOUSE_DATABASE, insertConnections: config.CLICKHOUSE_INSERT_CONNECTIONS });
     cleanups.push(() => ch.close());
     if (opts.migrate) await migrateAll(pg, ch);
     return { pg, ch, redis, redisUrl, clickhouseMode: mode, close };
