@@ -97,7 +97,7 @@ async function benchWriter(bodies: string[]): Promise<{ seconds: number; stored:
   try {
     await migratePostgres(pg);
     await migrateClickhouse(ch);
-    const writer = new CdcWriter(ch, pg, SOURCES, { maxRows: config.INGEST_MAX_BATCH_ROWS, lingerMs: config.INGEST_LINGER_MS });
+    const writer = new CdcWriter(ch, pg, SOURCES, { maxRows: config.INGEST_MAX_BATCH_ROWS, lingerMs: config.INGEST_LINGER_MS, concurrency: config.INGEST_PARALLEL_INSERTS });
     await writer.ensureTables();
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
       const parsed = parseDebeziumBody(JSON.parse(body), { origin: 'bench', receivedAt: Date.now() });

@@ -36,6 +36,13 @@ export const envSchema = z.object({
     .positive()
     .default(5000)
     .describe('most events written to ClickHouse in one insert by the ingestion writer'),
+  INGEST_PARALLEL_INSERTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(1)
+    .describe('how many inserts into one table the ingestion writers may have in flight at once'),
   TESSERA_IDENTITY_CONFIG: z
     .string()
     .optional()

@@ -28,14 +28,14 @@ export interface Services {
 
 type ServiceConfig = Pick<
   Config,
-  'INGEST_MAX_BATCH_ROWS' | 'INGEST_LINGER_MS' | 'TESSERA_IDENTITY_CONFIG' | 'IDENTITY_SETTLE_MS' | 'TESSERA_SOURCES_CONFIG' | 'TESSERA_FEATURES_DIR' | 'FEATURES_DRIFT_STDDEVS'
+  'INGEST_MAX_BATCH_ROWS' | 'INGEST_LINGER_MS' | 'INGEST_PARALLEL_INSERTS' | 'TESSERA_IDENTITY_CONFIG' | 'IDENTITY_SETTLE_MS' | 'TESSERA_SOURCES_CONFIG' | 'TESSERA_FEATURES_DIR' | 'FEATURES_DRIFT_STDDEVS'
 >;
 
 /** `sources` replaces the file named by TESSERA_SOURCES_CONFIG (tests, the demo). */
 export function createServices(stores: Stores, config: ServiceConfig, opts: { sources?: SourcesConfig } = {}): Services {
   const apiKeys = new ApiKeyRepository(stores.pg.db);
   const sources = opts.sources ?? loadSourcesConfig(config.TESSERA_SOURCES_CONFIG);
-  const groupCommit = { maxRows: config.INGEST_MAX_BATCH_ROWS, lingerMs: config.INGEST_LINGER_MS };
+  const groupCommit = { maxRows: config.INGEST_MAX_BATCH_ROWS, lingerMs: config.INGEST_LINGER_MS, concurrency: config.INGEST_PARALLEL_INSERTS };
   const identityConfig = loadIdentityConfig(config.TESSERA_IDENTITY_CONFIG);
   return {
     stores,

@@ -61,4 +61,39 @@ describe('GroupCommit', () => {
     await write;
     expect(flushed).toEqual([5]);
   });
+
+  it('keeps at most `concurrency` flushes in flight; a finished flush takes the next group at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const flushed: number[][] = [];
+    const gc = new GroupCommit<number>(
+      async (rows) => {
+        most = Math.max(most, ++inFlight);
+        flushed.push(rows);
+        await tick();
+        inFlight--;
+      },
+      { concurrency: 2 },
+    );
+    await Promise.all([gc.write([1]), gc.write([2]), gc.write([3, 4]), gc.write([5])]);
+    expect(most).toBe(2);
+    // [1] and [2] go at once (two slots); [3, 4] and [5] wait for a slot and go together.
+    expect(flushed).toEqual([[1], [2], [3, 4, 5]]);
+    await gc.idle();
+  });
+
+  it('idle() waits for every flush in flight', async () => {
+    const flushed: number[] = [];
+    const gc = new GroupCommit<number>(
+      async (rows) => {
+        await tick();
+        flushed.push(...rows);
+      },
+      { concurrency: 3 },
+    );
+    void gc.write([1]);
+    void gc.write([2]);
+    await gc.idle();
+    expect(flushed.sort()).toEqual([1, 2]);
+  });
 });
