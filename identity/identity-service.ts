@@ -42,7 +42,7 @@ export interface RunSummary extends ResolutionStats {
   read: Record<StreamName, number>;
   mapRowsCopied: number;
   seconds: number;
-  /** Seconds per phase (rebuild): read + resolve, PostgreSQL, ClickHouse map. */
+  /** Seconds per phase (read, resolve, PostgreSQL writes, ClickHouse map, ...). */
   phases?: Record<string, number>;
 }
 
@@ -55,6 +55,35 @@ export interface IdentityView {
 
 function emptyStats(): ResolutionStats {
   return { records: 0, skipped: 0, empty: 0, newIdentifiers: 0, merges: 0, rejectedLinks: 0 };
+}
+
+/**
+ * Seconds per phase of a run: `lap(name)` adds the time since the previous lap to `name`; `time`
+ * moves the time of one call from the running lap to `name`.
+ */
+function phaseTimer(start = Date.now()) {
+  const phases: Record<string, number> = {};
+  let mark = start;
+  const add = (name: string, ms: number) => {
+    phases[name] = Math.round(((phases[name] ?? 0) + ms / 1000) * 1000) / 1000;
+  };
+  return {
+    phases,
+    lap(name: string): void {
+      const now = Date.now();
+      add(name, now - mark);
+      mark = now;
+    },
+    async time<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+      const t = Date.now();
+      try {
+        return await fn();
+      } finally {
+        add(name, Date.now() - t);
+        mark += Date.now() - t;
+      }
+    },
+  };
 }
 
 function addStats(total: ResolutionStats, s: ResolutionStats): void {
@@ -85,23 +114,31 @@ export class IdentityService {
    */
   async resolve(onProgress?: (summary: RunSummary) => void): Promise<RunSummary> {
     const started = Date.now();
-    const summary: RunSummary = { ...emptyStats(), batches: 0, read: { events: 0, cdc: 0, crm: 0 }, mapRowsCopied: 0, seconds: 0 };
+    const timer = phaseTimer();
+    const summary: RunSummary = { ...emptyStats(), batches: 0, read: { events: 0, cdc: 0, crm: 0 }, mapRowsCopied: 0, seconds: 0, phases: timer.phases };
     for (const stream of STREAM_NAMES) {
       for (;;) {
         const more = await this.repo.transaction(async (tx) => {
           const cursor = (await readCheckpoint<IngestCursor>(tx, resolveCheckpoint(stream))) ?? START_CURSOR;
+          timer.lap('lock');
           const { records, cursor: next } = await readNewRecords(this.ch, stream, cursor, { limit: this.batchSize, settleMs: this.settleMs });
+          timer.lap('read');
           if (records.length === 0) return false;
           // Records are applied in ingestion batches; within a batch in (timestamp, id) order.
-          const diff = await resolveBatch(records, { checkpoint: null, load: this.repo.loader(tx) }, this.config);
+          const load = this.repo.loader(tx);
+          const diff = await resolveBatch(records, { checkpoint: null, load: (keys) => timer.time('load', () => load(keys)) }, this.config);
+          timer.lap('resolve');
           await this.repo.writeDiff(tx, diff);
           await writeCheckpoint(tx, resolveCheckpoint(stream), next);
+          timer.lap('write');
           addStats(summary, diff.stats);
           summary.batches++;
           summary.read[stream] += records.length;
           return records.length === this.batchSize;
         });
+        timer.lap('commit');
         summary.mapRowsCopied += await this.syncMap();
+        timer.lap('map');
         onProgress?.(summary);
         if (!more) break;
       }
@@ -125,35 +162,50 @@ export class IdentityService {
       engine.applyRecord(record);
       if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
     });
-    const phases: Record<string, number> = {};
-    let mark = Date.now();
-    const phase = (name: string) => {
-      const now = Date.now();
-      phases[name] = (now - mark) / 1000;
-      mark = now;
-    };
-    phases.resolve = (mark - started) / 1000;
+    const timer = phaseTimer(started);
+    timer.lap('resolve');
+    const phase = (name: string) => timer.lap(name);
     const diff = engine.diff();
     phase('diff');
-    const block = await this.repo.transaction(async (tx) => {
-      const versions = await this.repo.replaceAll(tx, diff, phase);
-      for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
-      return versions;
-    });
-    phase('commit');
-    // The new map goes to ClickHouse straight from memory; the rest (removals) the usual way.
-    await this.copyMapRows(diff.identifiers, block.firstVersion);
-    const mapRowsCopied = diff.identifiers.length + (await this.syncMap({ copied: { from: block.firstVersion, to: block.lastVersion } }));
-    phase('map');
-    return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000, phases };
+    // The new map goes to ClickHouse straight from memory, into a staging table while PostgreSQL
+    // loads (its versions are known once the transaction holds the lock), attached after the commit.
+    const staging = this.ch.table(`identity_map_rebuild_${Date.now().toString(36)}`);
+    let staged: Promise<void> | undefined;
+    try {
+      const block = await this.repo.transaction(async (tx) => {
+        const versions = await this.repo.allocateVersions(tx, diff.identifiers.length);
+        staged = this.stageMapRows(staging, diff.identifiers, versions.from);
+        staged.catch(() => {}); // awaited below
+        await this.repo.replaceAll(tx, diff, versions.from, phase);
+        for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
+        return versions;
+      });
+      phase('commit');
+      let mapRowsCopied: number;
+      try {
+        await staged;
+        await this.ch.command(`ALTER TABLE ${this.ch.table('identity_map')} ATTACH PARTITION tuple() FROM ${staging}`);
+        // The rest (identifiers the rebuild removed) the usual way.
+        mapRowsCopied = diff.identifiers.length + (await this.syncMap({ copied: block }));
+      } catch {
+        // The graph is committed; the copy catches up from PostgreSQL instead.
+        mapRowsCopied = await this.syncMap();
+      }
+      phase('map');
+      return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000, phases: timer.phases };
+    } finally {
+      await staged?.catch(() => {});
+      await this.ch.command(`DROP TABLE IF EXISTS ${staging}`);
+    }
   }
 
   /**
-   * Writes identifiers (versions `firstVersion`, `firstVersion + 1`, ... in order) to the ClickHouse
-   * identity map, as TabSeparated in large blocks: a rebuild's whole map without reading it back
-   * from PostgreSQL. Rows that are already there are harmless (the newest version wins).
+   * Writes identifiers (versions `firstVersion`, `firstVersion + 1`, ... in order) into a new table
+   * shaped like the ClickHouse identity map, as TabSeparated in large blocks: a rebuild's whole map
+   * without reading it back from PostgreSQL.
    */
-  private async copyMapRows(rows: readonly IdentifierAssignment[], firstVersion: number): Promise<void> {
+  private async stageMapRows(table: string, rows: readonly IdentifierAssignment[], firstVersion: number): Promise<void> {
+    await this.ch.command(`CREATE TABLE ${table} AS ${this.ch.table('identity_map')}`);
     const BLOCK = 250_000;
     for (let start = 0; start < rows.length; start += BLOCK) {
       const end = Math.min(rows.length, start + BLOCK);
@@ -163,7 +215,7 @@ export class IdentityService {
         text += `${copyField(r.type)}\t${copyField(r.value)}\t${copyField(r.profileId)}\t${firstVersion + i}\t0\n`;
       }
       await this.ch.client.insert({
-        table: this.ch.table('identity_map'),
+        table,
         columns: ['id_type', 'id_value', 'profile_id', 'version', 'deleted'],
         values: Readable.from([text], { objectMode: false }),
         format: 'TabSeparated',

@@ -208,7 +208,8 @@ export class PostgresIdentityRepository {
   /**
    * Replaces the graph (not the overrides) with a rebuild's, with COPY into the emptied tables.
    * Identifiers that existed before and are gone now are logged as removed, so the ClickHouse copy
-   * drops them too. Returns the block of versions the identifiers got (in `diff.identifiers` order).
+   * drops them too. The identifiers get versions `first`, `first + 1`, ... in `diff.identifiers`
+   * order (`allocateVersions`).
    *
    * A bulk load: primary keys and indexes are dropped after the TRUNCATE and built once, by
    * sorting, after the COPY (maintaining a B-tree row by row over millions of random keys is
@@ -216,7 +217,7 @@ export class PostgresIdentityRepository {
    * in this transaction, so no later vacuum has to revisit them). All of it is one transaction:
    * concurrent readers wait on the TRUNCATE's lock and see the old graph or the new one.
    */
-  async replaceAll(tx: Tx, diff: ResolutionDiff, phase: (name: string) => void = () => {}): Promise<{ firstVersion: number; lastVersion: number }> {
+  async replaceAll(tx: Tx, diff: ResolutionDiff, first: number, phase: (name: string) => void = () => {}): Promise<void> {
     await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx`CREATE TEMP TABLE identity_old_keys ON COMMIT DROP AS SELECT key FROM identity_identifiers`;
     const indexes = await graphIndexes(tx);
@@ -225,10 +226,6 @@ export class PostgresIdentityRepository {
       if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} DROP CONSTRAINT ${ix.name}`);
       else await tx.unsafe(`DROP INDEX ${ix.name}`);
     }
-    // One block of versions for the whole map.
-    const n = diff.identifiers.length;
-    const [{ first }] = (await tx`SELECT nextval('identity_version_seq')::float8 AS first`) as unknown as [{ first: number }];
-    if (n > 1) await tx`SELECT setval('identity_version_seq', ${first + n - 1})`;
     const f = copyField;
     await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
       (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
@@ -257,7 +254,17 @@ export class PostgresIdentityRepository {
       INSERT INTO identity_removed (key, version)
       SELECT o.key, nextval('identity_version_seq') FROM identity_old_keys o
       WHERE NOT EXISTS (SELECT 1 FROM identity_identifiers i WHERE i.key = o.key)`;
-    return { firstVersion: first, lastVersion: first + Math.max(n, 1) - 1 };
+  }
+
+  /**
+   * Takes `n` consecutive identity map versions (at least one) and returns the first. Call it in
+   * the transaction that uses them, under the identity lock: every writer of versions holds it, so
+   * nothing else takes a version until that transaction ends.
+   */
+  async allocateVersions(tx: Tx, n: number): Promise<{ from: number; to: number }> {
+    const [{ first }] = (await tx`SELECT nextval('identity_version_seq')::float8 AS first`) as unknown as [{ first: number }];
+    if (n > 1) await tx`SELECT setval('identity_version_seq', ${first + n - 1})`;
+    return { from: first, to: first + Math.max(n, 1) - 1 };
   }
 
   // ---- reads -------------------------------------------------------------------------------
