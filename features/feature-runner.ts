@@ -248,18 +248,31 @@ export class FeatureRunner {
   }
 
   private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, runId: number, asOfMs: number): Promise<void> {
-    const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), this.groupTable(runId));
+    const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), this.scratch(runId));
+    const target = this.ch.table(table);
+    await this.ch.command(createProfilesTableSql(target, set));
+    if (run.direct) {
+      await this.createLookups(run);
+      const { group, features } = run.queries[0]!;
+      await this.exec(`${group.label}: ${features.map((f) => f.name).join(', ')}`, `INSERT INTO ${target} ${run.direct.rows} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec('profiles without rows', `INSERT INTO ${target} ${run.direct.missing(target)} ${FEATURE_QUERY_SETTINGS}`);
+      return;
+    }
     await this.computeGroups(run);
-    await this.ch.command(createProfilesTableSql(this.ch.table(table), set));
-    await this.exec('assemble the profiles table', `INSERT INTO ${this.ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
+    await this.exec('assemble the profiles table', `INSERT INTO ${target} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
   }
 
-  private groupTable(runId: number): (index: number) => string {
-    return (i) => this.ch.table(scratchTable(runId, `group${i}`));
+  private scratch(runId: number): (what: string) => string {
+    return (what) => this.ch.table(scratchTable(runId, what));
+  }
+
+  private async createLookups(run: CompiledRun): Promise<void> {
+    for (const l of run.lookups) await this.exec(`lookup of ${l.type} identifiers`, l.sql);
   }
 
   /** The queries of the run (one per source group), each into its own scratch table. */
   private async computeGroups(run: CompiledRun): Promise<void> {
+    await this.createLookups(run);
     for (const { group, features, sql, table } of run.queries) {
       await this.exec(`${group.label}: ${features.map((f) => f.name).join(', ')}`, `${groupTableSql(table, sql)} ${FEATURE_QUERY_SETTINGS}`);
     }
@@ -279,7 +292,7 @@ export class FeatureRunner {
       scope.groups[group.key] = { rows, map };
     }
     // Touched profiles that still exist (merged-away ones only lose their row).
-    const run = compileRun(set, ctx, asOfMs, scope, `SELECT DISTINCT profile_id FROM ${ids}`, this.groupTable(runId));
+    const run = compileRun(set, ctx, asOfMs, scope, `SELECT DISTINCT profile_id FROM ${ids}`, this.scratch(runId));
     await this.computeGroups(run);
     await cloneTable(ch, previous, table);
     await this.exec('delete the touched rows', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);

@@ -67,7 +67,7 @@ export class FeatureService {
   async plan(): Promise<Plan> {
     const { set } = await this.load();
     const now = Date.now();
-    return buildPlan(set, this.runner.compileContext(), now, this.ch.table(versionTable(now)), (i) => this.ch.table(scratchTable(now, `group${i}`)));
+    return buildPlan(set, this.runner.compileContext(), now, this.ch.table(versionTable(now)), (what) => this.ch.table(scratchTable(now, what)));
   }
 
   async run(options: RunOptions = {}): Promise<RunSummary> {

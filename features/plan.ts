@@ -20,16 +20,21 @@ export interface Plan {
   insert: string;
 }
 
-export function buildPlan(set: FeatureSet, ctx: CompileContext, asOfMs: number, versionTable: string, groupTable: (index: number) => string): Plan {
-  const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), groupTable);
+export function buildPlan(set: FeatureSet, ctx: CompileContext, asOfMs: number, versionTable: string, scratch: (what: string) => string): Plan {
+  const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), scratch);
+  const lookups = run.lookups.map((l) => `${l.sql};\n`).join('');
   return {
-    queries: run.queries.map(({ group, features, sql, table }) => ({
+    queries: run.queries.map(({ group, features, sql, table }, i) => ({
       group: group.key,
       label: group.label,
       features: features.map((f) => f.name),
-      sql: `${groupTableSql(table, sql)}\n${FEATURE_QUERY_SETTINGS}`,
+      sql: run.direct
+        ? `${lookups}-- a single source group: its query writes the rows of the new version directly (below)`
+        : `${i === 0 ? lookups : ''}${groupTableSql(table, sql)}\n${FEATURE_QUERY_SETTINGS}`,
     })),
     createTable: createProfilesTableSql(versionTable, set),
-    insert: `INSERT INTO ${versionTable}\n${run.select}\n${FEATURE_QUERY_SETTINGS}`,
+    insert: run.direct
+      ? `INSERT INTO ${versionTable}\n${run.direct.rows}\n${FEATURE_QUERY_SETTINGS};\nINSERT INTO ${versionTable}\n${run.direct.missing(versionTable)}\n${FEATURE_QUERY_SETTINGS}`
+      : `INSERT INTO ${versionTable}\n${run.select}\n${FEATURE_QUERY_SETTINGS}`,
   };
 }

@@ -2,7 +2,7 @@
  * Aggregations to ClickHouse aggregate functions with the `-If` combinator, so every feature of a
  * source shares one scan. Pure.
  */
-import type { AggregateFeature } from '../feature-model.ts';
+import type { AggregateFeature, FieldRef } from '../feature-model.ts';
 import { exprSql } from './expression-sql.ts';
 import { fieldSql, selectionSql, type SourceSql } from './source-sql.ts';
 
@@ -14,25 +14,28 @@ export interface AggregateCall {
   finish?: (x: string) => string;
 }
 
+/** How a field of a row is read: extracted from the row (fieldSql), or a column the scan extracted it into. */
+export type FieldReader = (f: FieldRef) => string;
+
 /** The row conditions of a feature: its selection and filter (`rows`), then its window. */
-function conditions(f: AggregateFeature, src: SourceSql, asOf: string): { rows: string[]; window: string[] } {
+function conditions(f: AggregateFeature, src: SourceSql, asOf: string, field: FieldReader): { rows: string[]; window: string[] } {
   const rows: string[] = [];
   const selection = selectionSql(f.source);
   if (selection) rows.push(selection);
-  if (f.where) rows.push(`ifNull(${exprSql(f.where, { field: fieldSql, asOf })}, false)`);
+  if (f.where) rows.push(`ifNull(${exprSql(f.where, { field, asOf })}, false)`);
   return { rows, window: f.window ? [`${src.time!} > ${asOf} - toIntervalMillisecond(${f.window.ms})`] : [] };
 }
 
 /** The condition a source row must meet to count for a feature: its selection, filter and window. */
-function conditionSql(f: AggregateFeature, src: SourceSql, asOf: string): string {
-  const { rows, window } = conditions(f, src, asOf);
+function conditionSql(f: AggregateFeature, src: SourceSql, asOf: string, field: FieldReader): string {
+  const { rows, window } = conditions(f, src, asOf, field);
   return rows.length + window.length ? [...rows, ...window].join(' AND ') : 'true';
 }
 
-export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string): AggregateCall {
-  const cond = conditionSql(f, src, asOf);
-  const { rows } = conditions(f, src, asOf);
-  const raw = f.aggregation.of ? exprSql(f.aggregation.of, { field: fieldSql, asOf }) : '';
+export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string, field: FieldReader = fieldSql): AggregateCall {
+  const cond = conditionSql(f, src, asOf, field);
+  const { rows } = conditions(f, src, asOf, field);
+  const raw = f.aggregation.of ? exprSql(f.aggregation.of, { field, asOf }) : '';
   // Only rows the feature selects need the value (JSON parsing is the cost of a scan): `if`
   // evaluates it on those alone. Features with the same selection and filter share it.
   const value = raw && rows.length ? `if(${rows.join(' AND ')}, ${raw}, NULL)` : raw;
@@ -48,8 +51,9 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
       return { fn: `${f.aggregation.fn}If`, args: [value, cond] };
     case 'distinctCount':
       // Distinct 64-bit hashes: exact unless two of one profile's values collide (uniqExact of
-      // strings hashes them too), and sets of numbers are far cheaper than sets of strings.
-      return { fn: 'uniqExactIf', args: [`cityHash64(${value})`, `${cond} AND isNotNull(${value})`] };
+      // strings hashes them too). Collected per profile and counted once at the end: cheaper
+      // than a hash set per profile (uniqExact), with a few values per profile.
+      return { fn: 'groupArrayIf', args: [`cityHash64(${value})`, `${cond} AND isNotNull(${value})`], finish: (hashes) => `arrayUniq(${hashes})` };
     case 'first':
       return { fn: 'argMinIf', args: [value, orderKey(src.order, value), cond] };
     case 'last':
@@ -62,19 +66,16 @@ export function aggregateCall(f: AggregateFeature, src: SourceSql, asOf: string)
 
 /**
  * The most frequent value, exactly, in the same pass as the other features: each profile's
- * (value, time) pairs are collected, counted and timed per value (sumMap / maxMap over the
- * array: O(n log n), however many values), and the top (count, latest time, value) kept.
+ * (value, time) pairs are collected, then sorted; in sorted order `arrayEnumerateUniq` numbers
+ * each value's occurrences, so a value's last pair holds its count and its latest time, and the
+ * greatest (count, latest time, value) is the answer. O(n log n) per profile, on plain arrays.
  */
 function mostFrequent(value: string, order: string, cond: string): AggregateCall {
   return {
     fn: 'groupArrayIf',
     args: [`(assumeNotNull(${value}), toUnixTimestamp64Milli(${order}))`, `${cond} AND isNotNull(${value})`],
-    finish: (pairs) => {
-      const keys = `arrayMap(x -> [x], ${pairs}.1)`;
-      const counts = `arrayReduce('sumMap', ${keys}, arrayMap(x -> [toUInt64(1)], ${pairs}.1))`;
-      const latest = `arrayReduce('maxMap', ${keys}, arrayMap(t -> [t], ${pairs}.2))`;
-      return `if(empty(${pairs}), NULL, arrayReduce('argMax', ${counts}.1, arrayZip(${counts}.2, ${latest}.2, ${counts}.1)))`;
-    },
+    finish: (pairs) =>
+      `if(empty(${pairs}), NULL, arrayMax(arrayMap((p, n) -> (n, p.2, p.1), arraySort(${pairs}), arrayEnumerateUniq(arraySort(${pairs}).1))).3)`,
   };
 }
 

@@ -6,12 +6,12 @@
  * Training sets join rows to the entity rows (profile, time) instead and aggregate per entity row,
  * with every window and filter relative to that row's time.
  */
-import type { AggregateFeature, SourceRef, TypedExpr } from '../feature-model.ts';
+import type { AggregateFeature, FieldRef, SourceRef, TypedExpr } from '../feature-model.ts';
 import { orderField, timeField } from '../source-fields.ts';
 import { describeSource, sourceKey } from '../feature-model.ts';
-import { aggregateCall, plainSql } from './aggregation-sql.ts';
-import { normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
-import { ident, indent, str } from './sql.ts';
+import { aggregateCall, plainSql, type FieldReader } from './aggregation-sql.ts';
+import { fieldSql, normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
+import { CLICKHOUSE_TYPE, ident, indent, str } from './sql.ts';
 
 export interface FeatureGroup {
   /** `events`, `cdc:<source>:<table>`, `crm:<source>`. */
@@ -84,11 +84,49 @@ function scanConditions(group: FeatureGroup, src: SourceSql, asOf: string): stri
   return conditions;
 }
 
-/** Where a group's queries read rows, and through which identity map they reach profiles. */
+/** Where a group's queries read rows, and the identity map through which they reach profiles. */
 function input(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext): { from: string; conditions: string[]; identityMap: string } {
   if (scope.kind === 'all') return { from: src.from(asOf), conditions: scanConditions(group, src, asOf), identityMap: ctx.identityMap };
   const { rows, map } = scope.groups[group.key]!;
   return { from: rows, conditions: [], identityMap: map };
+}
+
+/** The identity map a group's query reads (the whole map, or the touched rows' part of it). */
+export function groupIdentityMap(group: FeatureGroup, scope: RunScope, ctx: CompileContext): string {
+  return scope.kind === 'all' ? ctx.identityMap : scope.groups[group.key]!.map;
+}
+
+/**
+ * A lookup of one identifier type: a Join-engine table (id_value → profile_id) of an identity map,
+ * read with `joinGetOrNull`. Cheaper than joining every row: the lookup of a lower-priority
+ * identifier runs only on rows whose higher-priority ones are not mapped, and no row is copied.
+ */
+export interface IdentityLookup {
+  table: string;
+  identityMap: string;
+  type: string;
+}
+
+/** The statement that fills a lookup (a scratch table, dropped after the run). */
+export function lookupTableSql(lookup: IdentityLookup): string {
+  return `CREATE TABLE ${lookup.table} ENGINE = Join(ANY, LEFT, id_value) SETTINGS persistent = 0 AS SELECT id_value, profile_id FROM ${lookup.identityMap} WHERE id_type = ${str(lookup.type)}`;
+}
+
+/** The lookups a group's query needs, by identifier type. */
+export type LookupOf = (identityMap: string, type: string) => string;
+
+/**
+ * The profile of a row: that of its first identifier (in priority order) the lookups know. Empty
+ * values are never identifiers (identity rejects them) and are not looked up.
+ */
+function profileSql(keys: IdentifierKey[], alias: string, identityMap: string, lookup: LookupOf, ctx: CompileContext): string {
+  const lookups = keys.map((k) => lookup(identityMap, k.type));
+  const one = (k: IdentifierKey, i: number) => {
+    const value = normaliseSql(k.type, `${alias}._k${i}`, ctx);
+    return `if(${value} = '', NULL, joinGetOrNull(${lookups[i]}, 'profile_id', ${value}))`;
+  };
+  // Nested ifs evaluate a lookup only where the ones before it found nothing.
+  return keys.reduceRight((rest: string | undefined, k, i) => (rest === undefined ? one(k, i) : `if(isNotNull(${one(k, i)}), ${one(k, i)}, ${rest})`), undefined) ?? 'NULL';
 }
 
 /** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value). */
@@ -136,15 +174,93 @@ function usedColumns(group: FeatureGroup, features: AggregateFeature[]): string[
   return [...columns].sort();
 }
 
+/** JSON values a tuple can hold, read the same way as one path at a time (see scanFields). */
+const TUPLE_TYPES = new Set<FieldRef['type']>(['string', 'int', 'float', 'bool']);
+const TUPLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const fieldKey = (f: FieldRef) => JSON.stringify([f.column, f.jsonKeys ?? [], f.type]);
+
+/** The JSON fields a group's features read, extracted once per row by the scan. */
+export interface ScanFields {
+  /** Columns the scan adds (`<sql> AS _f<i>`, `<sql> AS _j<i>`). */
+  columns: string[];
+  /** How the aggregates read a field: the scan's column for JSON fields, else fieldSql. */
+  field: FieldReader;
+}
+
 /**
- * A group's rows (of the scope, meeting `extra` too) with the columns `features` read, each with
- * the profile it belongs to as `_pid`.
+ * The scan extracts every JSON field the group's features read, once per row, on the rows of the
+ * features that read it (parsing JSON is most of a scan's cost). Top-level scalar keys of one JSON
+ * column are extracted together with one parse into a named tuple; a row that is not a JSON
+ * object (a tuple would read an array by position) is read path by path, as are nested paths and
+ * other types. Values are the same as fieldSql's.
  */
-function profileRowsSql(group: FeatureGroup, features: AggregateFeature[], src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext, extra: string[] = []): string {
+export function scanFields(group: FeatureGroup): ScanFields {
+  const uses = new Map<string, { ref: FieldRef; selections: Set<string | undefined> }>();
+  for (const f of group.features) {
+    const selection = selectionSql(f.source);
+    const visit = (e: TypedExpr | undefined): void => {
+      if (e?.kind === 'field' && e.field.jsonKeys) {
+        const key = fieldKey(e.field);
+        const use = uses.get(key) ?? { ref: e.field, selections: new Set() };
+        use.selections.add(selection);
+        uses.set(key, use);
+      }
+      if (e?.kind === 'call') e.args.forEach(visit);
+    };
+    visit(f.aggregation.of);
+    visit(f.where);
+  }
+  /** Rows any of the selections reads (undefined: all rows). */
+  const rowsOf = (selections: Iterable<string | undefined>): string | undefined => {
+    const list = [...new Set(selections)];
+    if (list.includes(undefined)) return undefined;
+    return list.length === 1 ? list[0] : `(${list.join(' OR ')})`;
+  };
+  const columns: string[] = [];
+  const names = new Map<string, string>();
+  const add = (sql: string, key: string) => {
+    const name = `_f${names.size}`;
+    columns.push(`${sql} AS ${name}`);
+    names.set(key, name);
+  };
+  const tupled = new Map<string, { key: string; ref: FieldRef; selections: Set<string | undefined> }[]>();
+  for (const [key, use] of uses) {
+    const [k] = use.ref.jsonKeys!;
+    const list = tupled.get(use.ref.column) ?? [];
+    if (use.ref.jsonKeys!.length === 1 && TUPLE_TYPES.has(use.ref.type) && TUPLE_KEY.test(k!) && !list.some((e) => e.ref.jsonKeys![0] === k)) {
+      list.push({ key, ...use });
+      tupled.set(use.ref.column, list);
+    }
+  }
+  let tuples = 0;
+  for (const [column, list] of tupled) {
+    if (list.length < 2) continue;
+    const type = `Tuple(${list.map((e) => `${e.ref.jsonKeys![0]} Nullable(${CLICKHOUSE_TYPE[e.ref.type]})`).join(', ')})`;
+    const rows = rowsOf(list.flatMap((e) => [...e.selections]));
+    const object = `startsWith(${ident(column)}, '{')`;
+    const tuple = `_j${tuples++}`;
+    columns.push(`if(${rows ? `${rows} AND ` : ''}${object}, JSONExtract(${ident(column)}, ${str(type)}), CAST(tuple(${list.map(() => 'NULL').join(', ')}), ${str(type)})) AS ${tuple}`);
+    list.forEach((e, i) => {
+      const alone = rows ? `if(${rows}, ${fieldSql(e.ref)}, NULL)` : fieldSql(e.ref);
+      add(`if(${object}, tupleElement(${tuple}, ${i + 1}), ${alone})`, e.key);
+      uses.delete(e.key);
+    });
+  }
+  for (const [key, use] of uses) {
+    const rows = rowsOf(use.selections);
+    add(rows ? `if(${rows}, ${fieldSql(use.ref)}, NULL)` : fieldSql(use.ref), key);
+  }
+  return { columns, field: (f) => names.get(fieldKey(f)) ?? fieldSql(f) };
+}
+
+/**
+ * A group's rows of the scope, with the columns its features read, the JSON fields they read
+ * (scanFields), and the profile each row belongs to as `_pid`.
+ */
+function profileRowsSql(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext, fields: ScanFields, lookup: LookupOf): string {
   const { from, conditions, identityMap } = input(group, src, asOf, scope, ctx);
-  const { joins, profile } = mapJoins(src.keys, '_r', ctx, identityMap);
-  const rows = [`SELECT ${[...usedColumns(group, features).map(ident), ...keyColumns(src.keys)].join(', ')}`, `FROM ${from}`, where([...conditions, ...extra])].join('\n');
-  return [`SELECT ${profile} AS ${PID}, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`, joins].join('\n');
+  const rows = [`SELECT ${[...usedColumns(group, group.features).map(ident), ...keyColumns(src.keys), ...fields.columns].join(', ')}`, `FROM ${from}`, where(conditions)].join('\n');
+  return [`SELECT ${profileSql(src.keys, '_r', identityMap, lookup, ctx)} AS ${PID}, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`].join('\n');
 }
 
 /** A query of a run: one row per profile with a column per feature (before defaults). */
@@ -155,19 +271,19 @@ export interface GroupQuery {
 }
 
 /**
- * The query of one group for a run: the group's rows joined to their profiles and aggregated per
- * profile in one pass, all features at once. It fills its own table: as subqueries of one
- * statement ClickHouse would run the groups with far less parallelism.
+ * The query of one group for a run: the group's rows, each with its profile, aggregated per
+ * profile in one pass, all features at once. Run one after the other, each query has every core.
  *
- * Joining every row and aggregating once per profile measured faster than folding rows per
- * identifier key first (-State) and merging per profile: with a million profiles the per-key
- * aggregation has nearly three times as many groups, each state written twice.
+ * Aggregating every row once per profile measured faster than folding rows per identifier key
+ * first (-State) and merging per profile: with a million profiles the per-key aggregation has
+ * nearly three times as many groups, each state written twice.
  */
-export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope): GroupQuery {
+export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope, lookup: LookupOf): GroupQuery {
   const src = sourceSql(group.source, ctx);
+  const fields = scanFields(group);
   const sql = [
-    `SELECT ${[`${PID} AS profile_id`, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, asOf))} AS ${ident(f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(profileRowsSql(group, group.features, src, asOf, scope, ctx))}\n)`,
+    `SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, asOf, fields.field))} AS ${ident(f.name)}`)].join(',\n  ')}`,
+    `FROM (\n${indent(profileRowsSql(group, src, asOf, scope, ctx, fields, lookup))}\n)`,
     where(profileConditions(scope)),
     `GROUP BY ${PID}`,
   ].join('\n');

@@ -32,14 +32,31 @@ function finalSql(raw: string, f: Feature): string {
   return d === null ? `CAST(${raw} AS ${columnType(f)})` : `CAST(coalesce(${raw}, ${literalSql(d, f.type)}) AS ${columnType(f)})`;
 }
 
-/** Every feature's final SQL: aggregates from their group's column, derived features inlined over them. */
-function featureSqls(set: FeatureSet, groupAlias: (name: string) => string | undefined, asOf: string): Map<string, string> {
+/** Every feature's final SQL: aggregates from their raw value (`raw(name)`), derived features inlined over them. */
+function featureSqls(set: FeatureSet, raw: (name: string) => string, asOf: string): Map<string, string> {
   const sql = new Map<string, string>();
   for (const f of set.features) {
-    if (f.kind === 'aggregate') sql.set(f.name, finalSql(`${groupAlias(f.name)}.${ident(f.name)}`, f));
+    if (f.kind === 'aggregate') sql.set(f.name, finalSql(raw(f.name), f));
     else sql.set(f.name, finalSql(exprSql(f.derive, { feature: (n) => sql.get(n)!, asOf }), f));
   }
   return sql;
+}
+
+/** Rows of `from` (with `profile_id` and every aggregate feature, raw) as rows of the table. */
+function rowsFrom(set: FeatureSet, from: string, raw: (name: string) => string, asOf: string): string {
+  const sqls = featureSqls(set, raw, asOf);
+  const columns = ['_g.`profile_id` AS `profile_id`', ...set.features.map((f) => `${sqls.get(f.name)} AS ${ident(f.name)}`)];
+  return [`SELECT\n${indent(columns.join(',\n'))}`, `FROM (\n${indent(from)}\n) AS _g`].join('\n');
+}
+
+/** The rows of a query giving every aggregate feature (a single group's): defaults applied, derived features computed. */
+export function directRowsSql(set: FeatureSet, query: string, asOf: string): string {
+  return rowsFrom(set, query, (n) => `_g.${ident(n)}`, asOf);
+}
+
+/** A row for each profile of `profiles` (a query with `profile_id`) that has no source rows: every feature at its default. */
+export function defaultRowsSql(set: FeatureSet, profiles: string, asOf: string): string {
+  return rowsFrom(set, profiles, () => 'NULL', asOf);
 }
 
 export interface AssemblyInput {
@@ -59,7 +76,7 @@ export interface AssemblyInput {
 export function assemblySql(input: AssemblyInput): string {
   const alias = new Map<string, string>();
   input.parts.forEach(({ features }, i) => features.forEach((f) => alias.set(f.name, `_g${i}`)));
-  const sqls = featureSqls(input.set, (n) => alias.get(n), input.asOf);
+  const sqls = featureSqls(input.set, (n) => `${alias.get(n)}.${ident(n)}`, input.asOf);
   const columns = [
     `_base.${ident(input.key)} AS ${ident(input.key)}`,
     ...(input.keep ?? []).map((c) => `_base.${ident(c)} AS ${ident(c)}`),

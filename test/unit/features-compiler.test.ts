@@ -39,32 +39,63 @@ const shop = set({
 
 describe('the feature compiler', () => {
   it('compiles one query per source group, events in one scan', () => {
-    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
     expect(run.queries.map((q) => [q.group.key, q.features.map((f) => f.name), q.table])).toEqual([
-      ['events', ['orders_30d', 'revenue', 'last_seen', 'favourite'], 'db.g0'],
-      ['cdc:shop:public.customers', ['subscriber'], 'db.g1'],
+      ['events', ['orders_30d', 'revenue', 'last_seen', 'favourite'], 'db.group0'],
+      ['cdc:shop:public.customers', ['subscriber'], 'db.group1'],
     ]);
     const events = run.queries[0]!.sql;
-    // The other features of a source share one scan, rows joined to profiles and aggregated once.
+    // The other features of a source share one scan, rows looked up in the identity map and aggregated once.
     expect(events.match(/FROM db\.events_unique/g)).toHaveLength(1);
     expect(events).toContain('GROUP BY _pid');
     expect(events).toMatch(/countIf\(\(type = 'track' AND event IN \('Order Completed'\)\) AND `timestamp` > .*\) AS `orders_30d`/);
-    // The user_id is tried before the anonymous id.
-    expect(events).toContain("coalesce(_m0.profile_id, _m1.profile_id)");
-    expect(events).toContain("WHERE id_type = 'user_id') AS _m0 ON trimBoth(_r._k0)");
+    // One lookup per identifier type (shared by the groups); the user_id is tried before the anonymous id, which is looked up only when needed.
+    expect(run.lookups.map((l) => [l.type, l.table])).toEqual([
+      ['user_id', 'db.lookup0'],
+      ['anonymous_id', 'db.lookup1'],
+      ['email', 'db.lookup2'],
+    ]);
+    expect(run.lookups[0]!.sql).toBe(
+      "CREATE TABLE db.lookup0 ENGINE = Join(ANY, LEFT, id_value) SETTINGS persistent = 0 AS SELECT id_value, profile_id FROM db.feature_identity WHERE id_type = 'user_id'",
+    );
+    const user = "if(trimBoth(_r._k0) = '', NULL, joinGetOrNull(db.lookup0, 'profile_id', trimBoth(_r._k0)))";
+    expect(events).toContain(`if(isNotNull(${user}), ${user}, if(trimBoth(_r._k1) = '', NULL, joinGetOrNull(db.lookup1, 'profile_id', trimBoth(_r._k1)))) AS _pid`);
+    // JSON fields are extracted once per row in the scan, on the rows that need them: top-level
+    // keys of one column with one parse (as a named tuple; rows that are not objects path by path).
+    const tuple = 'Tuple(revenue Nullable(Float64), category Nullable(String))';
+    expect(events).toContain(
+      `if((type = 'track' AND event IN ('Order Completed')) AND startsWith(\`properties\`, '{'), JSONExtract(\`properties\`, '${tuple}'), CAST(tuple(NULL, NULL), '${tuple}')) AS _j0`,
+    );
+    expect(events).toContain(
+      "if(startsWith(`properties`, '{'), tupleElement(_j0, 1), if((type = 'track' AND event IN ('Order Completed')), JSONExtract(`properties`, 'revenue', 'Nullable(Float64)'), NULL)) AS _f0",
+    );
+    expect(events).toContain("sumIf(if((type = 'track' AND event IN ('Order Completed')), _f0, NULL), (type = 'track' AND event IN ('Order Completed'))) AS `revenue`");
     // Most frequent is exact, counted per value in the same pass, never topK.
     expect(events).not.toContain('topK');
-    expect(events).toMatch(/if\(empty\(groupArrayIf\(.*arrayReduce\('sumMap'.*AS `favourite`/);
+    expect(events).toMatch(/if\(empty\(groupArrayIf\(.*arrayEnumerateUniq\(arraySort\(.*AS `favourite`/);
     // Nothing after the run's time; windows relative to it.
     expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
     expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
     // CDC rows join by every identifier column, in identity priority order, normalised as identity does.
-    expect(run.queries[1]!.sql).toContain("WHERE id_type = 'email') AS _m1 ON lower(trimBoth(_r._k1)) = _m1.id_value");
+    expect(run.queries[1]!.sql).toContain("if(lower(trimBoth(_r._k1)) = '', NULL, joinGetOrNull(db.lookup2, 'profile_id', lower(trimBoth(_r._k1))))");
+    // Several groups: each fills its table, then they are assembled.
+    expect(run.direct).toBeUndefined();
+  });
+
+  it('writes the rows of a single source group straight into the table, then the profiles without rows', () => {
+    const one: FeatureSet = { features: shop.features.filter((f) => f.name !== 'subscriber') };
+    const run = compileRun(one, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+    expect(run.direct!.rows).toContain('CAST(coalesce(_g.`revenue`, 0.0) AS Float64) AS `revenue`');
+    expect(run.direct!.rows).toContain(run.queries[0]!.sql.split('\n')[0]);
+    const missing = run.direct!.missing('db.p');
+    expect(missing).toContain('WHERE profile_id NOT IN (SELECT profile_id FROM db.p)');
+    expect(missing).toContain('CAST(coalesce(NULL, 0.0) AS Float64) AS `revenue`');
+    expect(missing).toContain('CAST(NULL AS Nullable(String)) AS `favourite`');
   });
 
   it('applies defaults, types columns, and computes derived features over the others', () => {
-    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
-    expect(run.select).toContain('LEFT JOIN db.g1 AS _g1 ON _g1.`profile_id` = _base.`profile_id`');
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+    expect(run.select).toContain('LEFT JOIN db.group1 AS _g1 ON _g1.`profile_id` = _base.`profile_id`');
     expect(run.select).toContain('CAST(_g0.`favourite` AS Nullable(String)) AS `favourite`');
     expect(run.select).toContain('CAST(coalesce(_g0.`revenue`, 0.0) AS Float64) AS `revenue`');
     expect(run.select).toContain('CAST(coalesce(_g0.`orders_30d`, 0) AS Int64) AS `orders_30d`');
@@ -75,10 +106,11 @@ describe('the feature compiler', () => {
 
   it('restricts an incremental run to the rows and identifiers of the touched profiles', () => {
     const groups = { events: { rows: 'db.rows0', map: 'db.map0' }, 'cdc:shop:public.customers': { rows: 'db.rows1', map: 'db.map1' } };
-    const run = compileRun(shop, ctx, T, { kind: 'touched', profiles: 'db.touched', groups }, 'SELECT profile_id FROM db.existing', (i) => `db.g${i}`);
+    const run = compileRun(shop, ctx, T, { kind: 'touched', profiles: 'db.touched', groups }, 'SELECT profile_id FROM db.existing', (what) => `db.${what}`);
     const events = run.queries[0]!.sql;
     expect(events).toContain('FROM db.rows0');
-    expect(events).toContain("FROM db.map0 WHERE id_type = 'anonymous_id') AS _m1");
+    expect(run.lookups.find((l) => l.type === 'anonymous_id' && l.identityMap === 'db.map0')).toBeDefined();
+    expect(run.lookups.find((l) => l.type === 'email' && l.identityMap === 'db.map1')).toBeDefined();
     expect(events).toContain('_pid IN (SELECT profile_id FROM db.touched)');
     const group = run.queries[0]!.group;
     expect(touchedRowsSql(group, ctx, 'T', 'db.ids')).toContain(
@@ -104,8 +136,8 @@ describe('the feature compiler', () => {
   });
 
   it('is deterministic; the signature ignores descriptions and follows types', () => {
-    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`);
-    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (i) => `db.g${i}`)).toEqual(a);
+    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`)).toEqual(a);
     const renamed: FeatureSet = { features: shop.features.map((f) => ({ ...f, description: 'other' })) };
     expect(featureSetSignature(renamed)).toBe(featureSetSignature(shop));
     const retyped: FeatureSet = { features: shop.features.map((f) => (f.name === 'revenue' ? { ...f, default: null } : f)) };
