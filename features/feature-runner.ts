@@ -17,7 +17,7 @@ import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import type { Postgres } from '../src/clients/postgres.ts';
 import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
 import { allProfilesSql, compileRun, featureSetSignature, groupTableSql, type CompileContext, type CompiledRun } from './compiler/compile.ts';
-import { groupFeatures, groupWindows, timeBandsCondition, touchedMapSql, touchedProfilesSql, touchedRowsSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
+import { groupFeatures, groupWindows, timeBandsCondition, touchedKeysSql, touchedMapSql, touchedProfilesSql, touchedRowsSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
 import { clockUpdateSql, createProfilesTableSql } from './compiler/profile-sql.ts';
 import { sourceSql } from './compiler/source-sql.ts';
 import { timeLiteral } from './compiler/sql.ts';
@@ -235,13 +235,15 @@ export class FeatureRunner {
   private async findTouched(groups: FeatureGroup[], ctx: CompileContext, touchedTable: string, previous: FeatureCheckpoint, now: { asOfMs: number; ingestedMs: number }): Promise<number> {
     const ch = this.ch;
     const touched = ch.table(touchedTable);
-    for (const group of groups) {
+    for (const [i, group] of groups.entries()) {
       const { ingestedAt } = sourceSql(group.source, ctx).changes;
       const ingested = `(${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)})`;
       const bands = groupWindows(group).map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w }));
       const crossed = timeBandsCondition(group, ctx, bands.filter((b) => b.toMs > b.fromMs));
       const condition = crossed ? `${ingested} OR ${crossed}` : ingested;
-      await this.exec(`touched by ${group.label}`, `INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, condition)} ${FEATURE_QUERY_SETTINGS}`);
+      const keyed = ch.table(`${touchedTable}_keys${i}`);
+      await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${touchedKeysSql(group, ctx, condition)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec(`their profiles`, `INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
     }
     const [row] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${touched}`);
     return Number(row?.n ?? 0);

@@ -342,22 +342,26 @@ export function trainingGroupSql(group: FeatureGroup, ctx: CompileContext, entit
 // ---- incremental runs ---------------------------------------------------------------------------
 
 /**
- * The profiles of a group's rows that meet `condition` (rows ingested since the last run, rows
- * whose time crossed a window edge), read from where every version and deletion is kept. Only the
- * identifiers of those rows are looked up in the identity map.
+ * The identifier keys (`_k<i>`) of a group's rows that meet `condition` (rows ingested since the
+ * last run, rows whose time crossed a window edge), read from where every version and deletion is
+ * kept. Kept in a table, so that the source is scanned once.
  */
-export function touchedProfilesSql(group: FeatureGroup, ctx: CompileContext, condition: string): string {
-  const src = sourceSql(group.source, ctx);
-  const { from, keys } = src.changes;
-  const keyed = `SELECT DISTINCT ${keyColumns(keys).join(', ')} FROM ${from} WHERE ${condition}`;
+export function touchedKeysSql(group: FeatureGroup, ctx: CompileContext, condition: string): string {
+  const { from, keys } = sourceSql(group.source, ctx).changes;
+  return `SELECT DISTINCT ${keyColumns(keys).join(', ')} FROM ${from} WHERE ${condition}`;
+}
+
+/** The profiles of the keys in `keyed` (a table of touchedKeysSql): only those identifiers are looked up in the identity map. */
+export function touchedProfilesSql(group: FeatureGroup, ctx: CompileContext, keyed: string): string {
+  const { keys } = sourceSql(group.source, ctx).changes;
   const joins = keys.map(
     (k, i) =>
-      `LEFT JOIN (SELECT id_value, profile_id FROM ${ctx.identityMap} WHERE id_type = ${str(k.type)} AND id_value IN (SELECT ${normaliseSql(k.type, `_k${i}`, ctx)} FROM (${keyed}))) AS _m${i} ON ${normaliseSql(k.type, `_keyed._k${i}`, ctx)} = _m${i}.id_value`,
+      `LEFT JOIN (SELECT id_value, profile_id FROM ${ctx.identityMap} WHERE id_type = ${str(k.type)} AND id_value IN (SELECT ${normaliseSql(k.type, `_k${i}`, ctx)} FROM ${keyed})) AS _m${i} ON ${normaliseSql(k.type, `_keyed._k${i}`, ctx)} = _m${i}.id_value`,
   );
   const ids = keys.map((_, i) => `_m${i}.profile_id`);
   return [
     `SELECT DISTINCT profile_id FROM (`,
-    indent([`SELECT ${ids.length === 1 ? ids[0] : `coalesce(${ids.join(', ')})`} AS profile_id`, `FROM (${keyed}) AS _keyed`, ...joins].join('\n')),
+    indent([`SELECT ${ids.length === 1 ? ids[0] : `coalesce(${ids.join(', ')})`} AS profile_id`, `FROM ${keyed} AS _keyed`, ...joins].join('\n')),
     ') WHERE profile_id IS NOT NULL',
   ].join('\n');
 }
