@@ -49,6 +49,15 @@ interface StreamSql {
 }
 
 /**
+ * The raw JSON at `path` in `column` ('' when absent). The document is only parsed when the first
+ * key occurs in its text (or any \\u escape does, which could spell it): most events have no
+ * traits and no external ids, and parsing is what costs.
+ */
+function rawField(column: string, path: string[]): string {
+  return `if(position(${column}, '${path[0]}') > 0 OR position(${column}, '\\\\u') > 0, JSONExtractRaw(${column}, ${path.map((p) => `'${p}'`).join(', ')}), '')`;
+}
+
+/**
  * Events: traits and context are cut down in ClickHouse to the raw JSON of the fields identity
  * reads (`extractFromEventFields` turns them into identifiers exactly as `extractFromEvent` does
  * with the whole documents), so only those cross to Node and no document is parsed there.
@@ -59,9 +68,9 @@ const EVENTS: StreamSql = {
   recordId: 'message_id',
   columns: `message_id, toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(ingested_at), 'events',
     user_id, anonymous_id, previous_id,
-    JSONExtractRaw(traits, 'email'), JSONExtractRaw(traits, 'phone'),
-    JSONExtractRaw(context, 'traits', 'email'), JSONExtractRaw(context, 'traits', 'phone'),
-    JSONExtractRaw(context, 'device', 'id'), JSONExtractRaw(context, 'externalIds'), ''`,
+    ${rawField('traits', ['email'])}, ${rawField('traits', ['phone'])},
+    ${rawField('context', ['traits', 'email'])}, ${rawField('context', ['traits', 'phone'])},
+    JSONExtractRaw(context, 'device', 'id'), ${rawField('context', ['externalIds'])}, ''`,
   where: '1',
 };
 
