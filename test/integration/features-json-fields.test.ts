@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestStores, type TestStores } from '../helpers/stores.ts';
+import { groupFeatures, scanFields } from '../../features/compiler/group-sql.ts';
+import { fieldSql } from '../../features/compiler/source-sql.ts';
+import { validateDefinitions } from '../../features/validate-definitions.ts';
+import type { AggregateFeature, FieldRef } from '../../features/feature-model.ts';
+import { count, defineEvents, defineFeatures, eq, events, field, last, max, sum } from '../../features/dsl.ts';
+import { SHOP_SOURCES } from '../helpers/shop-data.ts';
+
+/** Documents where reading several keys with one parse (a named tuple) could differ from reading them one by one. */
+const DOCS = [
+  '{"revenue":12.5,"category":"shoes","quantity":3,"gift":true,"shipping":{"country":"FR"}}',
+  '{"revenue":"12.5","category":12,"quantity":3.7,"gift":1,"shipping":{"country":5}}',
+  '{"revenue":null,"category":null,"quantity":null,"gift":null,"shipping":null}',
+  '{}',
+  '',
+  'not json',
+  '{"revenue":1,',
+  '[12.5, "shoes", 3, true]',
+  ' {"revenue":2,"category":"space before"}',
+  '{"revenue":1,"revenue":2,"category":"a","category":"b"}',
+  '{"Revenue":1,"CATEGORY":"x"}',
+  '{"revenue":[1],"category":{"x":1},"quantity":{"x":1},"gift":"true","shipping":["FR"]}',
+  '{"revenue":1e400,"quantity":99999999999999999999,"category":"\\u00e9\\n"}',
+  '{"shipping":{"country":"DE","country":"AT"}}',
+];
+
+describe('JSON fields read by the scan', () => {
+  let stores: TestStores;
+  beforeAll(async () => {
+    stores = await openTestStores({ migrate: false });
+    await stores.ch.command(`CREATE DATABASE IF NOT EXISTS \`${stores.ch.database}\``);
+  });
+  afterAll(async () => {
+    await stores?.close();
+  });
+
+  it('have the values fieldSql reads, whatever the document', async () => {
+    const orders = events('Order Completed');
+    const r = validateDefinitions(
+      [
+        {
+          file: 'e.ts',
+          exportName: 'default',
+          value: defineEvents({ track: { 'Order Completed': { revenue: 'float', category: 'string', quantity: 'int', gift: 'bool', 'shipping.country': 'string' } } }),
+        },
+        {
+          file: 'f.ts',
+          exportName: 'default',
+          value: defineFeatures({
+            owner: 'o',
+            features: {
+              revenue: { description: 'd', type: 'float', from: orders, aggregate: sum('properties.revenue') },
+              category: { description: 'd', type: 'string', from: orders, aggregate: last('properties.category') },
+              quantity: { description: 'd', type: 'int', from: orders, aggregate: max('properties.quantity') },
+              gifts: { description: 'd', type: 'int', from: orders, aggregate: count(), where: eq(field('properties.gift'), true) },
+              country: { description: 'd', type: 'string', from: orders, aggregate: last('properties.shipping.country') },
+            },
+          }),
+        },
+      ],
+      { sources: SHOP_SOURCES },
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const [group] = groupFeatures(r.set.features as AggregateFeature[]);
+    const fields = scanFields(group!);
+    // Four top-level keys share one parse; the nested path is read on its own.
+    expect(fields.columns.filter((c) => c.includes("JSONExtract(`properties`, 'Tuple("))).toHaveLength(1);
+    const refs: FieldRef[] = [
+      { column: 'properties', jsonKeys: ['revenue'], type: 'float' },
+      { column: 'properties', jsonKeys: ['category'], type: 'string' },
+      { column: 'properties', jsonKeys: ['quantity'], type: 'int' },
+      { column: 'properties', jsonKeys: ['gift'], type: 'bool' },
+      { column: 'properties', jsonKeys: ['shipping', 'country'], type: 'string' },
+    ];
+    const table = stores.ch.table('docs');
+    await stores.ch.command(`CREATE TABLE ${table} (i UInt32, type String, event String, name String, properties String) ENGINE = MergeTree ORDER BY i`);
+    await stores.ch.insert(
+      'docs',
+      DOCS.flatMap((properties, i) => [
+        { i: 2 * i, type: 'track', event: 'Order Completed', name: '', properties },
+        { i: 2 * i + 1, type: 'track', event: 'Product Viewed', name: '', properties },
+      ]),
+    );
+    const rows = await stores.ch.query<Record<string, unknown>>(
+      `SELECT i, properties, ${refs.map((f, k) => `toJSONString(tuple(${fields.field(f)})) AS scan${k}, toJSONString(tuple(if(event = 'Order Completed', ${fieldSql(f)}, NULL))) AS alone${k}`).join(', ')}
+       FROM (SELECT *, ${fields.columns.join(', ')} FROM ${table}) ORDER BY i`,
+    );
+    expect(rows).toHaveLength(DOCS.length * 2);
+    for (const row of rows) refs.forEach((_, k) => expect(row[`scan${k}`], `${row.properties} ${refs[k]!.jsonKeys!.join('.')}`).toBe(row[`alone${k}`]));
+    // The values are read at all (not NULL everywhere).
+    expect(rows[0]).toMatchObject({ scan0: '[12.5]', scan1: '["shoes"]', scan4: '["FR"]' });
+  });
+});
