@@ -157,13 +157,16 @@ export class IdentityService {
     const engine = new ResolverEngine(this.config, null, { capacity: 1 << 16 });
     engine.addOverrides(overrides);
     const read = { events: 0, cdc: 0, crm: 0 };
-    const { cursors } = await streamAllRecords(this.ch, { settleMs: this.settleMs }, (record) => {
+    const { cursors, seconds } = await streamAllRecords(this.ch, { settleMs: this.settleMs }, (record) => {
       read[streamOf(record.source)]++;
       engine.applyRecord(record);
       if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
     });
     const timer = phaseTimer(started);
     timer.lap('resolve');
+    // Of which ClickHouse sorting every record, and waiting for pages while nothing was left to resolve.
+    timer.phases['resolve: sort'] = seconds.sort;
+    timer.phases['resolve: wait for pages'] = Math.round(seconds.wait * 1000) / 1000;
     const phase = (name: string) => timer.lap(name);
     const diff = engine.diff();
     phase('diff');

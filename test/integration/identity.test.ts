@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestStores, type TestStores } from '../helpers/stores.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
+import { streamAllRecords } from '../../identity/source-records.ts';
+import type { IdentityRecord } from '../../identity/extract.ts';
 import { shopMessages } from '../../benchmarks/generator/shop.ts';
 
 let t = Date.parse('2026-02-01T00:00:00Z');
@@ -204,5 +206,16 @@ describe('incremental runs and a rebuild give the same graph', () => {
     );
     expect(chMap).toEqual(pgMap.map((r) => ({ key: r.key, profile_id: r.profile_id })));
     expect(await incremental.syncMap()).toBe(0);
+
+    // Small pages (each asked for while the previous one is resolved) stream the same records.
+    const stream = async (pageSize?: number) => {
+      const records: IdentityRecord[] = [];
+      const { cursors } = await streamAllRecords(stores.ch, { settleMs: 0, pageSize }, (r) => records.push(structuredClone(r)));
+      return { records, cursors };
+    };
+    const whole = await stream();
+    expect(whole.records).toHaveLength(messages.length);
+    expect(await stream(37)).toEqual(whole);
+    expect(await stream(messages.length)).toEqual(whole);
   });
 });
