@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,10 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
 export async function startTesseraProcess(extraEnv: Record<string, string> = {}, prepare?: (dataDir: string) => Promise<Record<string, string>>): Promise<TesseraProcess> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-'));
   const env = { ...process.env, TESSERA_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', CLICKHOUSE_DATABASE: 'bench', ...extraEnv, ...(await prepare?.(dataDir)) };
-  const server = spawn('node', [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/tessera.js', 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // As `npx tessera start` runs it (the bin's own node flags); BENCH_SERVER_NODE_ARGS replaces those flags (e.g. to add --cpu-prof).
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean);
+  const stdio: StdioOptions = ['ignore', 'inherit', 'inherit'];
+  const server = nodeArgs ? spawn('node', [...nodeArgs, 'bin/tessera.js', 'start'], { env, stdio }) : spawn('bin/tessera.js', ['start'], { env, stdio });
   const stop = async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

@@ -52,21 +52,19 @@ export class Clickhouse {
 
   /**
    * Inserts rows of one shape (the keys of the first row are the columns). They travel as
-   * JSONCompactEachRow, which ClickHouse parses faster than keyed JSON.
+   * JSONCompactEachRow, which ClickHouse parses faster than keyed JSON, inline in the INSERT: the
+   * whole batch is one `JSON.stringify` (rows separated by commas, which the format accepts),
+   * without the client's per-row encoding and stream.
    */
   async insert<T extends object>(table: string, rows: readonly T[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!) as (keyof T & string)[];
+    const values = JSON.stringify(rows.map((row) => columns.map((c) => row[c]))).slice(1, -1);
+    const query = `INSERT INTO ${this.table(table)} (${columns.map((c) => `\`${c}\``).join(', ')}) FORMAT JSONCompactEachRow\n${values}`;
     const i = this.busy.indexOf(Math.min(...this.busy));
     this.busy[i]!++;
     try {
-      await this.inserters[i]!.insert({
-        table: this.table(table),
-        columns: columns as unknown as [string, ...string[]],
-        values: rows.map((row) => columns.map((c) => row[c])),
-        format: 'JSONCompactEachRow',
-        clickhouse_settings: settings,
-      });
+      await this.inserters[i]!.command({ query, clickhouse_settings: settings });
     } finally {
       this.busy[i]!--;
     }
