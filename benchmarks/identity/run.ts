@@ -7,13 +7,12 @@
  *   3. an incremental run over 10,000 new events on top of the resolved graph (measured before 2,
  *      whose graph would otherwise fill the heap it runs in).
  *
- *   node --max-old-space-size=16000 --import tsx benchmarks/identity/run.ts [--people 1000000]
- *   (it runs itself again with --max-semi-space-size=64, see YOUNG_GENERATION)
+ *   npm run bench:identity -- [--people 1000000]
+ *   (node with --max-old-space-size=16000 and the 64 MB young generation `tessera` runs with)
  *
  * PostgreSQL: a fresh database on the server of DATABASE_URL (dropped afterwards), else embedded.
  * ClickHouse: chdb in a temporary directory. Loading the events is measured but not a target.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,18 +29,6 @@ import { IdentityService } from '../../identity/identity-service.ts';
 import { parseIdentityConfig } from '../../identity/identity-config.ts';
 import { InternedUnionFind } from '../../identity/union-find.ts';
 import { report, type BenchRow } from '../lib/report.ts';
-
-/**
- * A rebuild allocates millions of short-lived strings (one page of rows after another); with V8's
- * default 16 MB young generation most of them are copied twice and promoted before they die, which
- * costs a quarter of the resolve time. The benchmark runs itself with a 64 MB one (what a
- * production rebuild should set through NODE_OPTIONS as well).
- */
-const YOUNG_GENERATION = '--max-semi-space-size=64';
-if (!process.execArgv.includes(YOUNG_GENERATION)) {
-  const child = spawnSync(process.execPath, [...process.execArgv, YOUNG_GENERATION, ...process.argv.slice(1)], { stdio: 'inherit' });
-  process.exit(child.status ?? 1);
-}
 
 const { values: args } = parseArgs({ options: { people: { type: 'string', default: '1000000' } } });
 const PEOPLE = Number(args.people);
