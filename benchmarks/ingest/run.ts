@@ -7,7 +7,7 @@
  * The API runs as `tessera start` in a child process, as it would in production (the load generator
  * is this process); the baseline runs in this process on a chdb directory of its own.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,22 +40,35 @@ async function count(ch: Clickhouse): Promise<number> {
   return Number(row!.n);
 }
 
-async function benchApi(all: unknown[]): Promise<{ seconds: number; stored: number }> {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux; 100 ticks a second).
+ * The machine may be shared, so the server's CPU per event is steadier than its wall time.
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: number; stored: number }> {
   // Ingestion alone: the scheduled identity job (measured in benchmarks/identity) stays off.
   const tessera = await startTesseraProcess({ IDENTITY_RESOLVE_EVERY_MS: '0' });
   try {
     const auth = `Basic ${Buffer.from(`${tessera.writeKey}:`).toString('base64')}`;
     const bodies: string[] = [];
     for (let i = 0; i < all.length; i += BATCH) bodies.push(JSON.stringify({ batch: all.slice(i, i + BATCH), sentAt: new Date().toISOString() }));
+    const { pid } = JSON.parse(await readFile(path.join(tessera.dataDir, 'instance.json'), 'utf8')) as { pid: number };
+    const cpuBefore = await cpuSeconds(pid);
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
       const res = await fetch(`${tessera.apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
       if (res.status !== 200) throw new Error(`API answered ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     });
+    const serverCpu = (await cpuSeconds(pid)) - cpuBefore;
     const ch = await openClickhouse({ target: { url: tessera.clickhouseUrl }, database: 'bench' });
     const stored = await count(ch);
     await ch.close();
-    return { seconds, stored };
+    return { seconds, serverCpu, stored };
   } finally {
     await tessera.stop();
   }
@@ -92,10 +105,10 @@ const rate = (s: number) => Math.round(all.length / s);
 await report(
   'ingest',
   [
-    { case: 'POST /v1/batch (Tessera API)', seconds: api.seconds, 'events/s': rate(api.seconds), 'ratio vs case': 1 },
+    { case: 'POST /v1/batch (Tessera API)', seconds: api.seconds, 'events/s': rate(api.seconds), 'ratio vs case': 1, 'server CPU µs/event': (api.serverCpu / all.length) * 1e6 },
     { case: 'direct insert, 100 rows, same senders', seconds: direct.batched, 'events/s': rate(direct.batched), 'ratio vs case': direct.batched / api.seconds },
     { case: 'direct insert, 10,000 rows', seconds: direct.bulk, 'events/s': rate(direct.bulk), 'ratio vs case': direct.bulk / api.seconds },
   ],
-  { events: all.length, senders: SENDERS, batch: BATCH },
+  { events: all.length, senders: SENDERS, batch: BATCH, loadavg: os.loadavg() },
 );
 process.exit(0);
