@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { formatZodIssues } from '../common/zod-issues.ts';
 import { MESSAGE_TYPES, messageSchemas, type MessageType, type SegmentMessage } from './segment-schemas.ts';
 import { correctTimestamp } from './clock-skew.ts';
+import { fastValidate } from './fast-validate.ts';
+import { jsonBytesAtMost } from './json-size.ts';
 
 /** Segment's per-event limit. */
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -49,6 +51,8 @@ export interface IngestContext {
 
 /** Type-level validation of one message; the error says what is wrong. */
 export function validateMessage(raw: unknown): { ok: true; message: SegmentMessage } | { ok: false; rejection: Omit<Rejection, 'index'> } {
+  const fast = fastValidate(raw);
+  if (fast) return { ok: true, message: fast };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, rejection: { code: 'invalid_event', message: 'an event must be a JSON object' } };
   }
@@ -66,14 +70,17 @@ export function validateMessage(raw: unknown): { ok: true; message: SegmentMessa
 
 const str = (v: unknown) => (v === undefined ? '{}' : JSON.stringify(v));
 
-export function toEventRow(m: SegmentMessage, serialized: string, ctx: IngestContext): EventRow {
+const serialize = (raw: unknown) => JSON.stringify(raw) ?? 'null';
+
+/** `raw` is the message as received: without a messageId, its JSON decides the id. */
+export function toEventRow(m: SegmentMessage, raw: unknown, ctx: IngestContext): EventRow {
   const original = m.originalTimestamp ?? m.timestamp;
   const sentAt = m.sentAt ?? ctx.sentAt;
   const context = ctx.context ? { ...ctx.context, ...m.context } : m.context;
   const integrations = ctx.integrations ? { ...ctx.integrations, ...m.integrations } : m.integrations;
   return {
     // Without a messageId, the content decides it: the same event imported twice counts once.
-    message_id: m.messageId ?? `sha1-${createHash('sha1').update(serialized).digest('hex')}`,
+    message_id: m.messageId ?? `sha1-${createHash('sha1').update(serialize(raw)).digest('hex')}`,
     type: m.type,
     event: m.type === 'track' ? m.event : '',
     name: m.type === 'page' || m.type === 'screen' ? (m.name ?? '') : '',
@@ -108,15 +115,19 @@ export function prepareEvents(raw: readonly unknown[], ctx: IngestContext): { ro
   const rows: EventRow[] = [];
   const rejections: (Rejection & { payload: string })[] = [];
   raw.forEach((item, index) => {
-    const serialized = JSON.stringify(item) ?? 'null';
-    const bytes = Buffer.byteLength(serialized);
-    if (bytes > MAX_EVENT_BYTES) {
-      rejections.push({ index, code: 'event_too_large', message: `event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`, payload: serialized });
-      return;
+    // An event is serialized only when needed (a rejection's payload, a content-derived id), and
+    // measured exactly only when a cheap upper bound of its size passes the limit.
+    if (jsonBytesAtMost(item, MAX_EVENT_BYTES) > MAX_EVENT_BYTES) {
+      const serialized = serialize(item);
+      const bytes = Buffer.byteLength(serialized);
+      if (bytes > MAX_EVENT_BYTES) {
+        rejections.push({ index, code: 'event_too_large', message: `event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`, payload: serialized });
+        return;
+      }
     }
     const result = validateMessage(item);
-    if (result.ok) rows.push(toEventRow(result.message, serialized, ctx));
-    else rejections.push({ index, ...result.rejection, payload: serialized });
+    if (result.ok) rows.push(toEventRow(result.message, item, ctx));
+    else rejections.push({ index, ...result.rejection, payload: serialize(item) });
   });
   return { rows, rejections };
 }

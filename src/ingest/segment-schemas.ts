@@ -11,9 +11,14 @@ const json = z.record(z.string(), z.unknown());
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** ISO-8601 date-time (date, `T`, time, optional fraction and zone), as epoch milliseconds. */
+/** An ISO-8601 date-time (date, `T`, time, optional fraction and zone) as epoch ms; NaN if it is not one. */
+export function parseIsoTimestamp(s: string): number {
+  return ISO_8601.test(s) ? Date.parse(s) : Number.NaN;
+}
+
+/** ISO-8601 date-time, as epoch milliseconds. */
 const isoTimestamp = z.string().transform((s, ctx) => {
-  const ms = ISO_8601.test(s) ? Date.parse(s) : Number.NaN;
+  const ms = parseIsoTimestamp(s);
   if (Number.isNaN(ms)) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 timestamp' });
     return z.NEVER;

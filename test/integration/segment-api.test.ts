@@ -107,6 +107,20 @@ describe('Segment-compatible ingestion API', () => {
     expect(noBatch.json().error).toMatchObject({ code: 'invalid_request' });
   });
 
+  it('refuses prototype-poisoning keys however they are spelt, and parses text/plain bodies as JSON', async () => {
+    const event = (extra: string) => `{"batch": [{"type": "track", "userId": "u", "event": "E", "messageId": "poison", "properties": {${extra}}}]}`;
+    for (const extra of ['"__proto__": {"x": 1}', '"\\u005f_proto__": {"x": 1}', '"constructor": {"prototype": {"x": 1}}', '"c\\u006fnstructor": {"prototype": {}}']) {
+      const res = await post('/v1/batch', event(extra), { 'content-type': 'application/json' });
+      expect(res.statusCode, extra).toBe(400);
+      expect(res.json().error.code).toBe('invalid_json');
+    }
+    expect(await count(`message_id = 'poison'`)).toBe(0);
+    const beacon = await post('/v1/batch', event('"constructor": "a name", "\\u00e9t\\u00e9": 1'), { 'content-type': 'text/plain' });
+    expect(beacon.json()).toMatchObject({ accepted: 1 });
+    const stored = await stores.ch.query<{ properties: string }>(`SELECT properties FROM ${stores.ch.table('events_unique')} WHERE message_id = 'poison'`);
+    expect(JSON.parse(stored[0]!.properties)).toEqual({ constructor: 'a name', été: 1 });
+  });
+
   it('answers 413 for a body over 500 KB', async () => {
     const batch = Array.from({ length: 30 }, (_, i) => ({ type: 'track', userId: 'x', event: 'E', properties: { p: 'y'.repeat(20_000) }, messageId: `big-${i}` }));
     const res = await post('/v1/batch', { batch });
