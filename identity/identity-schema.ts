@@ -1,10 +1,19 @@
-import { bigint, bigserial, index, integer, pgSequence, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, customType, index, integer, pgSequence, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 /**
  * The identity graph in PostgreSQL. Identifier keys are `type:value` (normalised); times are epoch
  * milliseconds as the resolver computes them (the record's timestamp), so a rebuild reproduces them.
  */
 const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/**
+ * Text compared byte by byte (`COLLATE "C"`), for the columns in keys and indexes: identifiers and
+ * profile ids are opaque, so only equality matters, and it is the same in every collation. A C
+ * collation lets PostgreSQL sort with abbreviated keys and memcmp instead of the locale's rules,
+ * which makes the B-tree builds after a rebuild's COPY ~40% faster. (For UTF-8, byte order is code
+ * point order, so ORDER BY on these columns gives what the database's C.UTF-8 gave.)
+ */
+const keyText = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
 
 /** Orders every change of the identity map, so copies (ClickHouse) catch up from a version. */
 export const identityVersionSeq = pgSequence('identity_version_seq');
@@ -13,10 +22,10 @@ export const identityVersionSeq = pgSequence('identity_version_seq');
 export const identityIdentifiers = pgTable(
   'identity_identifiers',
   {
-    key: text('key').primaryKey(),
+    key: keyText('key').primaryKey(),
     type: text('type').notNull(),
     value: text('value').notNull(),
-    profileId: text('profile_id').notNull(),
+    profileId: keyText('profile_id').notNull(),
     firstSeen: ms('first_seen').notNull(),
     /** From identity_version_seq at the last change of profile_id. */
     version: ms('version').notNull(),
@@ -28,7 +37,7 @@ export const identityIdentifiers = pgTable(
 export const identityRemoved = pgTable(
   'identity_removed',
   {
-    key: text('key').notNull(),
+    key: keyText('key').notNull(),
     version: ms('version').primaryKey(),
   },
   (t) => [index('identity_removed_key_idx').on(t.key)],
@@ -38,9 +47,9 @@ export const identityRemoved = pgTable(
 export const identityEdges = pgTable(
   'identity_edges',
   {
-    a: text('a').notNull(),
-    b: text('b').notNull(),
-    source: text('source').notNull(),
+    a: keyText('a').notNull(),
+    b: keyText('b').notNull(),
+    source: keyText('source').notNull(),
     firstSeen: ms('first_seen').notNull(),
     firstRecordId: text('first_record_id').notNull(),
     lastSeen: ms('last_seen').notNull(),
@@ -53,8 +62,8 @@ export const identityEdges = pgTable(
 export const identityRedirects = pgTable(
   'identity_redirects',
   {
-    fromId: text('from_id').primaryKey(),
-    toId: text('to_id').notNull(),
+    fromId: keyText('from_id').primaryKey(),
+    toId: keyText('to_id').notNull(),
     recordId: text('record_id').notNull(),
     ts: ms('ts').notNull(),
   },
@@ -75,9 +84,9 @@ export const identityMerges = pgTable('identity_merges', {
 export const identityRejectedLinks = pgTable(
   'identity_rejected_links',
   {
-    a: text('a').notNull(),
-    b: text('b').notNull(),
-    rule: text('rule').notNull(),
+    a: keyText('a').notNull(),
+    b: keyText('b').notNull(),
+    rule: keyText('rule').notNull(),
     source: text('source').notNull(),
     recordId: text('record_id').notNull(),
     ts: ms('ts').notNull(),
@@ -91,9 +100,9 @@ export const identityRejectedLinks = pgTable(
 export const identityRejectedIdentifiers = pgTable(
   'identity_rejected_identifiers',
   {
-    type: text('type').notNull(),
-    raw: text('raw').notNull(),
-    reason: text('reason').notNull(),
+    type: keyText('type').notNull(),
+    raw: keyText('raw').notNull(),
+    reason: keyText('reason').notNull(),
     recordId: text('record_id').notNull(),
     ts: ms('ts').notNull(),
     lastSeen: ms('last_seen').notNull(),
@@ -107,8 +116,8 @@ export const identityOverrides = pgTable(
   'identity_overrides',
   {
     kind: text('kind', { enum: ['link', 'unlink', 'tombstone'] }).notNull(),
-    a: text('a').notNull(),
-    b: text('b').notNull().default(''),
+    a: keyText('a').notNull(),
+    b: keyText('b').notNull().default(''),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.kind, t.a, t.b] }), index('identity_overrides_b_idx').on(t.b)],
