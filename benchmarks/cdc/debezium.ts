@@ -24,6 +24,7 @@ import { Prng } from '../generator/prng.ts';
 import { shopSources } from '../generator/shop-sources.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
+import { httpPoster } from '../lib/http-poster.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
 
 const { values: args } = parseArgs({
@@ -73,11 +74,12 @@ async function benchApi(bodies: string[]): Promise<{ seconds: number; stored: nu
   });
   try {
     const auth = `Bearer ${tessera.writeKey}`;
+    const poster = httpPoster(tessera.apiUrl, { authorization: auth }, SENDERS);
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
-      const res = await fetch(`${tessera.apiUrl}/v1/cdc/debezium`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
-      const text = await res.text();
-      if (res.status !== 200 || (JSON.parse(text) as { rejected: unknown[] }).rejected.length > 0) throw new Error(`API answered ${res.status}: ${text.slice(0, 500)}`);
+      const res = await poster.post('/v1/cdc/debezium', body);
+      if (res.status !== 200 || (JSON.parse(res.body) as { rejected: unknown[] }).rejected.length > 0) throw new Error(`API answered ${res.status}: ${res.body.slice(0, 500)}`);
     });
+    poster.close();
     const ch = await openClickhouse({ target: { url: tessera.clickhouseUrl }, database: 'bench' });
     const stored = await changelogRows(ch);
     await ch.close();

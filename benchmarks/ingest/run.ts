@@ -17,6 +17,7 @@ import { migrateClickhouse } from '../../src/db/migrate-clickhouse.ts';
 import { prepareEvents, type EventRow } from '../../src/ingest/prepare-events.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
+import { httpPoster } from '../lib/http-poster.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
 
 const { values: args } = parseArgs({
@@ -50,7 +51,7 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: number; stored: number }> {
+async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: number; senderCpu: number; stored: number }> {
   // Ingestion alone: the scheduled identity job (measured in benchmarks/identity) stays off.
   const tessera = await startTesseraProcess({ IDENTITY_RESOLVE_EVERY_MS: '0' });
   try {
@@ -59,16 +60,20 @@ async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: n
     for (let i = 0; i < all.length; i += BATCH) bodies.push(JSON.stringify({ batch: all.slice(i, i + BATCH), sentAt: new Date().toISOString() }));
     const { pid } = JSON.parse(await readFile(path.join(tessera.dataDir, 'instance.json'), 'utf8')) as { pid: number };
     const cpuBefore = await cpuSeconds(pid);
+    const senderBefore = process.cpuUsage();
+    const poster = httpPoster(tessera.apiUrl, { authorization: auth }, SENDERS);
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
-      const res = await fetch(`${tessera.apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
-      if (res.status !== 200) throw new Error(`API answered ${res.status}: ${await res.text()}`);
-      await res.arrayBuffer();
+      const res = await poster.post('/v1/batch', body);
+      if (res.status !== 200) throw new Error(`API answered ${res.status}: ${res.body}`);
     });
+    poster.close();
     const serverCpu = (await cpuSeconds(pid)) - cpuBefore;
+    const sender = process.cpuUsage(senderBefore);
+    const senderCpu = (sender.user + sender.system) / 1e6;
     const ch = await openClickhouse({ target: { url: tessera.clickhouseUrl }, database: 'bench' });
     const stored = await count(ch);
     await ch.close();
-    return { seconds, serverCpu, stored };
+    return { seconds, serverCpu, senderCpu, stored };
   } finally {
     await tessera.stop();
   }
@@ -105,7 +110,7 @@ const rate = (s: number) => Math.round(all.length / s);
 await report(
   'ingest',
   [
-    { case: 'POST /v1/batch (Tessera API)', seconds: api.seconds, 'events/s': rate(api.seconds), 'ratio vs case': 1, 'server CPU µs/event': (api.serverCpu / all.length) * 1e6 },
+    { case: 'POST /v1/batch (Tessera API)', seconds: api.seconds, 'events/s': rate(api.seconds), 'ratio vs case': 1, 'server CPU µs/event': (api.serverCpu / all.length) * 1e6, 'sender CPU µs/event': (api.senderCpu / all.length) * 1e6 },
     { case: 'direct insert, 100 rows, same senders', seconds: direct.batched, 'events/s': rate(direct.batched), 'ratio vs case': direct.batched / api.seconds },
     { case: 'direct insert, 10,000 rows', seconds: direct.bulk, 'events/s': rate(direct.bulk), 'ratio vs case': direct.bulk / api.seconds },
   ],
