@@ -15,12 +15,11 @@ import { identifierKey, parseIdentifierKey } from './identifier.ts';
 import type { ResolvedIdentityConfig } from './identity-config.ts';
 import { normaliseIdentifier } from './normalise.ts';
 import { overridesTouching, type IdentityOverrides } from './overrides.ts';
-import { copyText } from './copy-text.ts';
-import { PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
+import { copyField, PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
 import { recomputeComponents } from './recompute.ts';
 import { resolveBatch } from './resolver.ts';
 import { ResolverEngine } from './resolver-engine.ts';
-import type { IdentifierAssignment, ResolutionDiff, ResolutionStats, RowSource } from './resolution-diff.ts';
+import type { IdentifierAssignment, ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
 
 export const RESOLVE_JOB = 'identity.resolve';
 
@@ -169,8 +168,7 @@ export class IdentityService {
     timer.phases['resolve: sort'] = seconds.sort;
     timer.phases['resolve: wait for pages'] = Math.round(seconds.wait * 1000) / 1000;
     const phase = (name: string) => timer.lap(name);
-    // Identifiers and edges are read in place from the engine as they are written: no row objects.
-    const diff = engine.graph();
+    const diff = engine.diff();
     phase('diff');
     // The new map goes to ClickHouse straight from memory, into a staging table while PostgreSQL
     // loads (its versions are known once the transaction holds the lock), attached after the commit.
@@ -209,13 +207,16 @@ export class IdentityService {
    * shaped like the ClickHouse identity map, as TabSeparated in large blocks: a rebuild's whole map
    * without reading it back from PostgreSQL.
    */
-  private async stageMapRows(table: string, rows: RowSource<IdentifierAssignment>, firstVersion: number): Promise<void> {
+  private async stageMapRows(table: string, rows: readonly IdentifierAssignment[], firstVersion: number): Promise<void> {
     await this.ch.command(`CREATE TABLE ${table} AS ${this.ch.table('identity_map')}`);
     const BLOCK = 250_000;
     for (let start = 0; start < rows.length; start += BLOCK) {
-      const text = copyText(rows, start, Math.min(rows.length, start + BLOCK), (w, r, i) => {
-        w.text(r.type).text(r.value).text(r.profileId).number(firstVersion + i).number(0);
-      });
+      const end = Math.min(rows.length, start + BLOCK);
+      let text = '';
+      for (let i = start; i < end; i++) {
+        const r = rows[i] as IdentifierAssignment;
+        text += `${copyField(r.type)}\t${copyField(r.value)}\t${copyField(r.profileId)}\t${firstVersion + i}\t0\n`;
+      }
       await this.ch.client.insert({
         table,
         columns: ['id_type', 'id_value', 'profile_id', 'version', 'deleted'],

@@ -10,8 +10,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { IdentityOverrides, IdentifierPair } from './overrides.ts';
 import type { LoadedState, StateLoader } from './resolver.ts';
 import type { StoredIdentifier } from './resolver-engine.ts';
-import { copyBlocks, type RowWriter } from './copy-text.ts';
-import { arrayRows, type EdgeDelta, type RebuildGraph, type RejectedLink, type ResolutionDiff, type RowSource } from './resolution-diff.ts';
+import type { EdgeDelta, RejectedLink, ResolutionDiff } from './resolution-diff.ts';
 
 type Tx = Sql | TransactionSql;
 const CHUNK = 20_000;
@@ -27,14 +26,32 @@ function columns<T, K extends keyof T>(rows: readonly T[], keys: readonly K[]): 
   return keys.map((k) => rows.map((r) => r[k]));
 }
 
+/** PostgreSQL COPY text format: tab-separated, with backslash escapes. */
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+export function copyField(v: string): string {
+  return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
 /**
  * Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows);
- * `write` writes one row's fields in the order of `cols`.
+ * `line` writes one row in COPY text format (fields through `copyField`), newline included.
  */
-async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: RowSource<T>, write: RowWriter<T>): Promise<void> {
+async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
   // FREEZE: the rebuild emptied the table in this transaction.
   const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN WITH (FREEZE)`).writable();
-  await pipeline(Readable.from(copyBlocks(rows, write)), stream);
+  function* chunks() {
+    let buffer = '';
+    for (let i = 0; i < rows.length; i++) {
+      buffer += line(rows[i] as T, i);
+      if (buffer.length > 1 << 16) {
+        yield buffer;
+        buffer = '';
+      }
+    }
+    if (buffer) yield buffer;
+  }
+  await pipeline(Readable.from(chunks()), stream);
 }
 
 /** The graph tables a rebuild replaces (not the overrides, not the removal log). */
@@ -200,7 +217,7 @@ export class PostgresIdentityRepository {
    * in this transaction, so no later vacuum has to revisit them). All of it is one transaction:
    * concurrent readers wait on the TRUNCATE's lock and see the old graph or the new one.
    */
-  async replaceAll(tx: Tx, diff: RebuildGraph, first: number, phase: (name: string) => void = () => {}): Promise<void> {
+  async replaceAll(tx: Tx, diff: ResolutionDiff, first: number, phase: (name: string) => void = () => {}): Promise<void> {
     await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx`CREATE TEMP TABLE identity_old_keys ON COMMIT DROP AS SELECT key FROM identity_identifiers`;
     const indexes = await graphIndexes(tx);
@@ -209,27 +226,21 @@ export class PostgresIdentityRepository {
       if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} DROP CONSTRAINT ${ix.name}`);
       else await tx.unsafe(`DROP INDEX ${ix.name}`);
     }
-    await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers, (w, r, i) => {
-      w.text(r.key).text(r.type).text(r.value).text(r.profileId).number(r.firstSeen).number(first + i);
-    });
+    const f = copyField;
+    await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+      (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
     phase('copy identifiers');
-    await copyRows(tx, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges, (w, e) => {
-      w.text(e.a).text(e.b).text(e.source).number(e.firstSeen).text(e.firstRecordId).number(e.lastSeen).number(e.count);
-    });
+    await copyRows(tx, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+      (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
     phase('copy edges');
-    await copyRows(tx, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], arrayRows(diff.redirects), (w, r) => {
-      w.text(r.from).text(r.to).text(r.recordId).number(r.timestamp);
-    });
-    await copyRows(tx, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], arrayRows(diff.merges), (w, m) => {
-      w.text(m.from).text(m.into).text(m.recordId).number(m.timestamp).text(m.reason);
-    });
-    await copyRows(tx, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], arrayRows(diff.rejectedLinks), (w, r) => {
-      w.text(r.a).text(r.b).text(r.rule).text(r.source).text(r.recordId).number(r.timestamp).number(r.lastSeen).number(r.count);
-    });
-    const rejected = arrayRows(diff.rejectedIdentifiers);
-    await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], rejected, (w, r) => {
-      w.text(r.type).text(r.raw).text(r.reason).text(r.recordId).number(r.timestamp).number(r.lastSeen).number(r.count);
-    });
+    await copyRows(tx, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
+      (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
+    await copyRows(tx, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+      (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
+    await copyRows(tx, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+      (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+    await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+      (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
     phase('copy rest');
     for (const ix of indexes) {
       if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} ADD CONSTRAINT ${ix.name} ${ix.constraint}`);

@@ -126,28 +126,6 @@ export interface ResolutionDiff {
   stats: ResolutionStats;
 }
 
-/**
- * A list read in place, one row at a time: `at(i, row)` fills `row` (a scratch object from
- * `scratch()`, reused by the caller) with row i and returns it. A rebuild writes millions of
- * identifiers and edges this way straight from the engine's arrays, without an object per row.
- */
-export interface RowSource<T> {
-  readonly length: number;
-  scratch(): T;
-  at(i: number, row: T): T;
-}
-
-/** An array as a `RowSource`: `at` returns its rows as they are and never writes the scratch row. */
-export function arrayRows<T>(rows: readonly T[]): RowSource<T> {
-  return { length: rows.length, scratch: () => rows[0] as T, at: (i) => rows[i] as T };
-}
-
-/** A rebuild's diff (the whole graph), its two large lists read in place from the engine. */
-export interface RebuildGraph extends Omit<ResolutionDiff, 'identifiers' | 'edges'> {
-  identifiers: RowSource<IdentifierAssignment>;
-  edges: RowSource<EdgeDelta>;
-}
-
 /** True when applying the diff would change nothing but the counters of nothing. */
 export function isEmptyDiff(diff: ResolutionDiff): boolean {
   return (

@@ -49,13 +49,11 @@ import type {
   EdgeDelta,
   IdentifierAssignment,
   MergeEntry,
-  RebuildGraph,
   Redirect,
   RejectedIdentifierEntry,
   RejectedLink,
   ResolutionDiff,
   ResolutionStats,
-  RowSource,
 } from './resolution-diff.ts';
 import type { RejectionReason } from './normalise.ts';
 
@@ -912,38 +910,40 @@ export class ResolverEngine {
 
   /** Every registered identifier with its current profile (for recompute and tests). */
   assignments(): IdentifierAssignment[] {
-    return materialise(this.identifierRows(this.registeredIds(false)));
+    const out: IdentifierAssignment[] = [];
+    for (let id = 0; id < this.idCount; id++) {
+      if (!this.isRegistered(id)) continue;
+      out.push(this.assignment(id, this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number)));
+    }
+    return out;
+  }
+
+  private assignment(id: number, profileId: string): IdentifierAssignment {
+    const t = this.typeOf[id] as number;
+    return { key: this.key(id), type: this.typeNames[t] as string, value: this.value(id), profileId, firstSeen: this.firstSeen[id] as number };
   }
 
   /** The changes of this run: new identifiers, identifiers whose profile changed, edges, … */
   diff(): ResolutionDiff {
-    const graph = this.graph();
-    return { ...graph, identifiers: materialise(graph.identifiers), edges: materialise(graph.edges) };
-  }
-
-  /**
-   * The same changes as `diff()`, with identifiers and edges read in place from the engine's
-   * arrays (valid until the engine changes): a rebuild's millions of rows go to COPY text without
-   * an object each.
-   */
-  graph(): RebuildGraph {
-    const identifiers = this.identifierRows(this.registeredIds(true));
-    const ints = this.edgeInts;
-    const times = this.edgeTimes;
-    const edges: RowSource<EdgeDelta> = {
-      length: this.edgeCount,
-      scratch: () => ({ a: '', b: '', source: '', firstSeen: 0, firstRecordId: '', lastSeen: 0, count: 0 }),
-      at: (e, row) => {
-        row.a = this.key(ints[e * 4] as number);
-        row.b = this.key(ints[e * 4 + 1] as number);
-        row.source = this.sources[ints[e * 4 + 2] as number] as string;
-        row.firstSeen = times[e * 2] as number;
-        row.firstRecordId = this.edgeFirstRecord[e] as string;
-        row.lastSeen = times[e * 2 + 1] as number;
-        row.count = ints[e * 4 + 3] as number;
-        return row;
-      },
-    };
+    const identifiers: IdentifierAssignment[] = [];
+    for (let id = 0; id < this.idCount; id++) {
+      if (!this.isRegistered(id)) continue;
+      const pid = this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
+      if (this.initialProfile.get(id) === pid) continue;
+      identifiers.push(this.assignment(id, pid));
+    }
+    const edges: EdgeDelta[] = [];
+    for (let e = 0; e < this.edgeCount; e++) {
+      edges.push({
+        a: this.key(this.edgeInts[e * 4] as number),
+        b: this.key(this.edgeInts[e * 4 + 1] as number),
+        source: this.sources[this.edgeInts[e * 4 + 2] as number] as string,
+        firstSeen: this.edgeTimes[e * 2] as number,
+        firstRecordId: this.edgeFirstRecord[e] as string,
+        lastSeen: this.edgeTimes[e * 2 + 1] as number,
+        count: this.edgeInts[e * 4 + 3] as number,
+      });
+    }
     return {
       identifiers,
       edges,
@@ -956,40 +956,4 @@ export class ResolverEngine {
       stats: { ...this.stats },
     };
   }
-
-  /** Registered ids in id order; `changedOnly`: those whose profile differs from the loaded one. */
-  private registeredIds(changedOnly: boolean): Int32Array {
-    const ids: number[] = [];
-    for (let id = 0; id < this.idCount; id++) {
-      if (!this.isRegistered(id)) continue;
-      if (changedOnly && this.initialProfile.size > 0 && this.initialProfile.get(id) === this.currentProfileId(id)) continue;
-      ids.push(id);
-    }
-    return Int32Array.from(ids);
-  }
-
-  private identifierRows(ids: Int32Array): RowSource<IdentifierAssignment> {
-    return {
-      length: ids.length,
-      scratch: () => ({ key: '', type: '', value: '', profileId: '', firstSeen: 0 }),
-      at: (i, row) => {
-        const id = ids[i] as number;
-        row.key = this.key(id);
-        row.type = this.typeNames[this.typeOf[id] as number] as string;
-        row.value = this.value(id);
-        row.profileId = this.currentProfileId(id);
-        row.firstSeen = this.firstSeen[id] as number;
-        return row;
-      },
-    };
-  }
-
-  private currentProfileId(id: number): string {
-    return this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
-  }
-}
-
-/** The rows as an array, each in an object of its own. */
-function materialise<T>(rows: RowSource<T>): T[] {
-  return Array.from({ length: rows.length }, (_, i) => rows.at(i, rows.scratch()));
 }
