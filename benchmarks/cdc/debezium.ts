@@ -24,7 +24,7 @@ import { Prng } from '../generator/prng.ts';
 import { shopSources } from '../generator/shop-sources.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
-import { httpPoster } from '../lib/http-poster.ts';
+import { httpPoster } from '../../src/demo/http-sender.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
 
 const { values: args } = parseArgs({

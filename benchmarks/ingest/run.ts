@@ -17,7 +17,7 @@ import { migrateClickhouse } from '../../src/db/migrate-clickhouse.ts';
 import { prepareEvents, type EventRow } from '../../src/ingest/prepare-events.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
-import { httpPoster } from '../lib/http-poster.ts';
+import { httpPoster } from '../../src/demo/http-sender.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
 
 const { values: args } = parseArgs({
