@@ -1,4 +1,4 @@
-import { parseIsoTimestamp, type SegmentMessage } from './segment-schemas.ts';
+import { MAX_EVENT_NAME_LENGTH, MAX_MESSAGE_ID_LENGTH, hasIdentity, parseIsoTimestamp, type SegmentMessage } from './segment-schemas.ts';
 
 /**
  * A hand-written check of the common case of the zod schemas in segment-schemas.ts, several times
@@ -11,7 +11,7 @@ export function fastValidate(raw: unknown): SegmentMessage | undefined {
   if (!isPlainRecord(raw)) return undefined;
   const out: Record<string, unknown> = { type: raw.type };
   const ok =
-    set(out, 'messageId', trimmed(raw.messageId, 200)) &&
+    set(out, 'messageId', trimmed(raw.messageId, MAX_MESSAGE_ID_LENGTH)) &&
     set(out, 'userId', id(raw.userId)) &&
     set(out, 'anonymousId', id(raw.anonymousId)) &&
     set(out, 'timestamp', timestamp(raw.timestamp)) &&
@@ -28,7 +28,7 @@ function typeFields(raw: Record<string, unknown>, out: Record<string, unknown>):
     case 'identify':
       return set(out, 'traits', record(raw.traits)) && hasIdentity(out);
     case 'track':
-      return required(out, 'event', trimmed(raw.event, 1000)) && set(out, 'properties', record(raw.properties)) && hasIdentity(out);
+      return required(out, 'event', trimmed(raw.event, MAX_EVENT_NAME_LENGTH)) && set(out, 'properties', record(raw.properties)) && hasIdentity(out);
     case 'page':
     case 'screen':
       return set(out, 'name', text(raw.name)) && set(out, 'category', text(raw.category)) && set(out, 'properties', record(raw.properties)) && hasIdentity(out);
@@ -54,8 +54,6 @@ function set(out: Record<string, unknown>, key: string, value: Field<unknown>): 
 function required(out: Record<string, unknown>, key: string, value: Field<unknown>): boolean {
   return value !== undefined && set(out, key, value);
 }
-
-const hasIdentity = (m: Record<string, unknown>) => Boolean(m.userId || m.anonymousId);
 
 /**
  * zod's `z.record` copies an object, leaving out a `__proto__` key; reusing the object is the same

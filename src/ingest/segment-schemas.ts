@@ -26,8 +26,12 @@ const isoTimestamp = z.string().transform((s, ctx) => {
   return ms;
 });
 
+/** Longest messageId and track event name (after trimming). */
+export const MAX_MESSAGE_ID_LENGTH = 200;
+export const MAX_EVENT_NAME_LENGTH = 1000;
+
 const common = {
-  messageId: z.string().trim().min(1).max(200).optional(),
+  messageId: z.string().trim().min(1).max(MAX_MESSAGE_ID_LENGTH).optional(),
   userId: id.optional(),
   anonymousId: id.optional(),
   timestamp: isoTimestamp.optional(),
@@ -37,7 +41,8 @@ const common = {
   integrations: json.optional(),
 };
 
-const hasIdentity = (m: { userId?: string; anonymousId?: string }) => Boolean(m.userId || m.anonymousId);
+/** Every call but alias needs a userId or an anonymousId. */
+export const hasIdentity = (m: { userId?: unknown; anonymousId?: unknown }) => Boolean(m.userId || m.anonymousId);
 const identityRequired = { message: 'userId or anonymousId is required', path: ['userId'] };
 
 export const identifySchema = z
@@ -47,7 +52,7 @@ export const trackSchema = z
   .object({
     ...common,
     type: z.literal('track'),
-    event: z.string().trim().min(1, 'event is required').max(1000),
+    event: z.string().trim().min(1, 'event is required').max(MAX_EVENT_NAME_LENGTH),
     properties: json.optional(),
   })
   .refine(hasIdentity, identityRequired);
