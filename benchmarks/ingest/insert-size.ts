@@ -14,6 +14,7 @@ import { shopMessages } from '../generator/shop.ts';
 import { openClickhouse } from '../../src/clients/clickhouse.ts';
 import { migrateClickhouse } from '../../src/db/migrate-clickhouse.ts';
 import { prepareEvents } from '../../src/ingest/prepare-events.ts';
+import { ownCpuSeconds } from '../lib/cpu.ts';
 import { report, type BenchRow } from '../lib/report.ts';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
@@ -27,10 +28,6 @@ for (const m of shopMessages({ people: Math.ceil(EVENTS / 9), seed: 7 })) {
   if (messages.length === EVENTS) break;
 }
 const { rows } = prepareEvents(messages, { receivedAt: Date.now(), source: 'bench', writeKeyId: 'bench' });
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-insert-size-'));
 const ch = await openClickhouse({ target: { path: dir }, database: 'bench' });
@@ -41,11 +38,11 @@ try {
   for (let round = 0; round < 2; round++) {
     for (const size of SIZES) {
       await ch.command(`TRUNCATE TABLE ${ch.table('events')}`);
-      const [cpu, started] = [cpuSeconds(), performance.now()];
+      const [cpu, started] = [ownCpuSeconds(), performance.now()];
       for (let i = 0; i < rows.length; i += size) await ch.insert('events', rows.slice(i, i + size), INSERT_SETTINGS);
       // Merges of the parts just written belong to this size's cost.
       await ch.command(`OPTIMIZE TABLE ${ch.table('events')}`);
-      measured.set(size, [...(measured.get(size) ?? []), { cpu: cpuSeconds() - cpu, seconds: (performance.now() - started) / 1000 }]);
+      measured.set(size, [...(measured.get(size) ?? []), { cpu: ownCpuSeconds() - cpu, seconds: (performance.now() - started) / 1000 }]);
     }
   }
   const best = (size: number) => Math.min(...measured.get(size)!.map((m) => m.cpu));

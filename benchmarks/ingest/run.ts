@@ -17,6 +17,7 @@ import { migrateClickhouse } from '../../src/db/migrate-clickhouse.ts';
 import { prepareEvents, type EventRow } from '../../src/ingest/prepare-events.ts';
 import { report } from '../lib/report.ts';
 import { concurrently } from '../lib/concurrently.ts';
+import { ownCpuSeconds, processCpuSeconds } from '../lib/cpu.ts';
 import { httpPoster } from '../../src/demo/http-sender.ts';
 import { startTesseraProcess } from '../lib/tessera-process.ts';
 
@@ -41,16 +42,6 @@ async function count(ch: Clickhouse): Promise<number> {
   return Number(row!.n);
 }
 
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux; 100 ticks a second).
- * The machine may be shared, so the server's CPU per event is steadier than its wall time.
- */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: number; senderCpu: number; stored: number }> {
   // Ingestion alone: the scheduled identity job (measured in benchmarks/identity) stays off.
   const tessera = await startTesseraProcess({ IDENTITY_RESOLVE_EVERY_MS: '0' });
@@ -59,17 +50,16 @@ async function benchApi(all: unknown[]): Promise<{ seconds: number; serverCpu: n
     const bodies: string[] = [];
     for (let i = 0; i < all.length; i += BATCH) bodies.push(JSON.stringify({ batch: all.slice(i, i + BATCH), sentAt: new Date().toISOString() }));
     const { pid } = JSON.parse(await readFile(path.join(tessera.dataDir, 'instance.json'), 'utf8')) as { pid: number };
-    const cpuBefore = await cpuSeconds(pid);
-    const senderBefore = process.cpuUsage();
+    const cpuBefore = await processCpuSeconds(pid);
+    const senderBefore = ownCpuSeconds();
     const poster = httpPoster(tessera.apiUrl, { authorization: auth }, SENDERS);
     const seconds = await concurrently(bodies, SENDERS, async (body) => {
       const res = await poster.post('/v1/batch', body);
       if (res.status !== 200) throw new Error(`API answered ${res.status}: ${res.body}`);
     });
     poster.close();
-    const serverCpu = (await cpuSeconds(pid)) - cpuBefore;
-    const sender = process.cpuUsage(senderBefore);
-    const senderCpu = (sender.user + sender.system) / 1e6;
+    const serverCpu = (await processCpuSeconds(pid)) - cpuBefore;
+    const senderCpu = ownCpuSeconds() - senderBefore;
     const ch = await openClickhouse({ target: { url: tessera.clickhouseUrl }, database: 'bench' });
     const stored = await count(ch);
     await ch.close();
