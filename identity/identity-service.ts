@@ -15,7 +15,8 @@ import { identifierKey, parseIdentifierKey } from './identifier.ts';
 import type { ResolvedIdentityConfig } from './identity-config.ts';
 import { normaliseIdentifier } from './normalise.ts';
 import { overridesTouching, type IdentityOverrides } from './overrides.ts';
-import { copyField, PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
+import { PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
+import { copyField } from './graph-reload.ts';
 import { recomputeComponents } from './recompute.ts';
 import { resolveBatch } from './resolver.ts';
 import { ResolverEngine } from './resolver-engine.ts';
@@ -199,6 +200,7 @@ export class IdentityService {
     } finally {
       await staged?.catch(() => {});
       await this.ch.command(`DROP TABLE IF EXISTS ${staging}`);
+      await this.repo.dropReplaceLeftovers();
     }
   }
 

@@ -4,13 +4,12 @@
  * the whole graph after a rebuild, overrides, and the reads behind explanations and stats.
  * Every write runs inside a transaction the caller opens (so a job's checkpoint commits with it).
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IdentityOverrides, IdentifierPair } from './overrides.ts';
 import type { LoadedState, StateLoader } from './resolver.ts';
 import type { StoredIdentifier } from './resolver-engine.ts';
 import type { EdgeDelta, RejectedLink, ResolutionDiff } from './resolution-diff.ts';
+import { dropStagingGraph, loadStagingGraph, swapInStagingGraph } from './graph-reload.ts';
 
 type Tx = Sql | TransactionSql;
 const CHUNK = 20_000;
@@ -24,66 +23,6 @@ function chunks<T>(rows: readonly T[], size = CHUNK): T[][] {
 /** Column arrays for `unnest`: one array per field. */
 function columns<T, K extends keyof T>(rows: readonly T[], keys: readonly K[]): T[K][][] {
   return keys.map((k) => rows.map((r) => r[k]));
-}
-
-/** PostgreSQL COPY text format: tab-separated, with backslash escapes. */
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
-export function copyField(v: string): string {
-  return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
-/**
- * Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows);
- * `line` writes one row in COPY text format (fields through `copyField`), newline included.
- */
-async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
-  // FREEZE: the rebuild emptied the table in this transaction.
-  const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN WITH (FREEZE)`).writable();
-  function* chunks() {
-    let buffer = '';
-    for (let i = 0; i < rows.length; i++) {
-      buffer += line(rows[i] as T, i);
-      if (buffer.length > 1 << 16) {
-        yield buffer;
-        buffer = '';
-      }
-    }
-    if (buffer) yield buffer;
-  }
-  await pipeline(Readable.from(chunks()), stream);
-}
-
-/** The graph tables a rebuild replaces (not the overrides, not the removal log). */
-const GRAPH_TABLES = [
-  'identity_identifiers',
-  'identity_edges',
-  'identity_redirects',
-  'identity_merges',
-  'identity_rejected_links',
-  'identity_rejected_identifiers',
-] as const;
-
-/** A primary key or index of a graph table, as the catalog defines it (so migrations stay the source). */
-interface IndexDefinition {
-  name: string;
-  table: string;
-  /** Set for a primary key: its constraint definition (`PRIMARY KEY (key)`). */
-  constraint: string | null;
-  /** The index definition (`CREATE INDEX ... ON ... USING btree (...)`). */
-  index: string;
-}
-
-async function graphIndexes(tx: Tx): Promise<IndexDefinition[]> {
-  return tx<IndexDefinition[]>`
-    SELECT CASE WHEN c.oid IS NULL THEN i.indexrelid::regclass::text ELSE quote_ident(c.conname) END AS name,
-           i.indrelid::regclass::text AS table,
-           CASE WHEN c.oid IS NULL THEN NULL ELSE pg_get_constraintdef(c.oid) END AS constraint,
-           pg_get_indexdef(i.indexrelid) AS index
-    FROM pg_index i
-    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype = 'p'
-    WHERE i.indrelid = ANY(${GRAPH_TABLES.map((t) => t)}::regclass[])
-    ORDER BY i.indrelid::regclass::text, name`;
 }
 
 export interface OverrideRow {
@@ -206,54 +145,21 @@ export class PostgresIdentityRepository {
   }
 
   /**
-   * Replaces the graph (not the overrides) with a rebuild's, with COPY into the emptied tables.
-   * Identifiers that existed before and are gone now are logged as removed, so the ClickHouse copy
-   * drops them too. The identifiers get versions `first`, `first + 1`, ... in `diff.identifiers`
-   * order (`allocateVersions`).
-   *
-   * A bulk load: primary keys and indexes are dropped after the TRUNCATE and built once, by
-   * sorting, after the COPY (maintaining a B-tree row by row over millions of random keys is
-   * several times slower than the load itself); rows are written frozen (the tables were emptied
-   * in this transaction, so no later vacuum has to revisit them). All of it is one transaction:
-   * concurrent readers wait on the TRUNCATE's lock and see the old graph or the new one.
+   * Replaces the graph (not the overrides) with a rebuild's (graph-reload.ts): loaded beside the
+   * live tables on connections of their own while readers go on, then swapped in within `tx`,
+   * which holds the identity lock. The identifiers get versions `first`, `first + 1`, ... in
+   * `diff.identifiers` order (`allocateVersions`).
    */
   async replaceAll(tx: Tx, diff: ResolutionDiff, first: number, phase: (name: string) => void = () => {}): Promise<void> {
-    await tx`SET LOCAL maintenance_work_mem = '1GB'`;
-    await tx`CREATE TEMP TABLE identity_old_keys ON COMMIT DROP AS SELECT key FROM identity_identifiers`;
-    const indexes = await graphIndexes(tx);
-    await tx.unsafe(`TRUNCATE ${GRAPH_TABLES.join(', ')}`);
-    for (const ix of indexes) {
-      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} DROP CONSTRAINT ${ix.name}`);
-      else await tx.unsafe(`DROP INDEX ${ix.name}`);
-    }
-    const f = copyField;
-    await copyRows(tx, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
-      (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
-    phase('copy identifiers');
-    await copyRows(tx, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
-      (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
-    phase('copy edges');
-    await copyRows(tx, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
-      (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
-    await copyRows(tx, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
-      (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
-    await copyRows(tx, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
-      (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-    await copyRows(tx, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
-      (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-    phase('copy rest');
-    for (const ix of indexes) {
-      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} ADD CONSTRAINT ${ix.name} ${ix.constraint}`);
-      else await tx.unsafe(ix.index);
-    }
-    phase('indexes');
-    // Fresh statistics, or the planner keeps treating the reloaded tables as empty.
-    await tx`ANALYZE identity_identifiers, identity_edges, identity_redirects, identity_rejected_links`;
-    phase('analyze');
-    await tx`
-      INSERT INTO identity_removed (key, version)
-      SELECT o.key, nextval('identity_version_seq') FROM identity_old_keys o
-      WHERE NOT EXISTS (SELECT 1 FROM identity_identifiers i WHERE i.key = o.key)`;
+    await loadStagingGraph(this.sql, diff, first);
+    phase('load graph');
+    await swapInStagingGraph(tx);
+    phase('swap');
+  }
+
+  /** Drops what a failed `replaceAll` left behind; call it once its transaction is over. */
+  async dropReplaceLeftovers(): Promise<void> {
+    await dropStagingGraph(this.sql);
   }
 
   /**

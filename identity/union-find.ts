@@ -135,15 +135,26 @@ export class InternedUnionFind {
     return this.sets.connected(this.id(a), this.id(b));
   }
 
-  /** All sets with more than `minSize - 1` members, as key lists (representative's set first-come order). */
+  /**
+   * All sets with more than `minSize - 1` members, as key lists, in order of their first-interned
+   * member (members in interning order). Grouped by counting sort over the roots: no per-set map.
+   */
   components(minSize = 1): string[][] {
-    const byRoot = new Map<number, string[]>();
-    for (let i = 0; i < this.keys.length; i++) {
-      const root = this.sets.find(i);
-      let list = byRoot.get(root);
-      if (!list) byRoot.set(root, (list = []));
-      list.push(this.keys[i] as string);
+    const n = this.keys.length;
+    const root = new Int32Array(n);
+    const count = new Int32Array(n);
+    for (let i = 0; i < n; i++) count[(root[i] = this.sets.find(i))]!++;
+    const out: string[][] = [];
+    const slot = new Int32Array(n).fill(-1); // the index in `out` of each root's set
+    for (let i = 0; i < n; i++) {
+      const r = root[i]!;
+      if (count[r]! < minSize) continue;
+      if (slot[r] === -1) {
+        slot[r] = out.length;
+        out.push([]);
+      }
+      out[slot[r]!]!.push(this.keys[i]!);
     }
-    return [...byRoot.values()].filter((c) => c.length >= minSize);
+    return out;
   }
 }

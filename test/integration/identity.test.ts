@@ -3,6 +3,7 @@ import { openTestStores, type TestStores } from '../helpers/stores.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
 import { streamAllRecords } from '../../identity/source-records.ts';
+import { loadStagingGraph, swapInStagingGraph } from '../../identity/graph-reload.ts';
 import type { IdentityRecord } from '../../identity/extract.ts';
 import { shopMessages } from '../../benchmarks/generator/shop.ts';
 
@@ -187,7 +188,13 @@ describe('incremental runs and a rebuild give the same graph', () => {
     });
     const indexes = () => stores.pg.sql`
       SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'identity_%' ORDER BY tablename, indexname`;
+    // The tables as the migrations define them: columns (collations, defaults), owned sequences.
+    const tables = () => stores.pg.sql`
+      SELECT table_name, column_name, data_type, collation_name, column_default, is_nullable,
+             pg_get_serial_sequence(table_name, column_name) AS owned_sequence
+      FROM information_schema.columns WHERE table_name LIKE 'identity_%' ORDER BY table_name, column_name`;
     const indexesBefore = await indexes();
+    const tablesBefore = await tables();
     const afterIncremental = await snapshot();
     expect(afterIncremental.map.length).toBeGreaterThan(500);
     // An empty ClickHouse copy: what is there after the rebuild came from the rebuild.
@@ -198,6 +205,7 @@ describe('incremental runs and a rebuild give the same graph', () => {
     expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
     // The bulk load put every key and index back as the migrations define them.
     expect(await indexes()).toEqual(indexesBefore);
+    expect(await tables()).toEqual(tablesBefore);
     // The rebuild's map reached ClickHouse (written from memory, escapes included), and the copy's
     // checkpoint is past it: the next sync has nothing to do.
     const pgMap = await stores.pg.sql<{ key: string; profile_id: string }[]>`SELECT key, profile_id FROM identity_identifiers ORDER BY key`;
@@ -217,5 +225,45 @@ describe('incremental runs and a rebuild give the same graph', () => {
     expect(whole.records).toHaveLength(messages.length);
     expect(await stream(37)).toEqual(whole);
     expect(await stream(messages.length)).toEqual(whole);
+  });
+});
+
+describe("a rebuild's graph is loaded beside the live one and swapped in", () => {
+  let stores: TestStores;
+  beforeAll(async () => {
+    stores = await openTestStores();
+  });
+  afterAll(() => stores.close());
+
+  it('leaves the old graph readable until the swap, then replaces it and logs what went', async () => {
+    const services = createServices(stores, stores.config);
+    const r = await services.ingestor.ingest([ev({ type: 'identify', userId: 'old-user', traits: { email: 'old@example.com' } })], { receivedAt: Date.now(), source: 'test', writeKeyId: 'k' }, String);
+    expect(r.rejected).toEqual([]);
+    const identity = new IdentityService(stores.pg, stores.ch, services.identity.config, { settleMs: 0 });
+    await identity.resolve();
+    const keys = async () => (await stores.pg.sql<{ key: string }[]>`SELECT key FROM identity_identifiers ORDER BY key`).map((k) => k.key);
+    const before = await keys();
+    expect(before).toEqual(['email:old@example.com', 'user_id:old-user']);
+
+    const diff = {
+      identifiers: [{ key: 'user_id:new-user', type: 'user_id', value: 'new-user', profileId: 'p-new', firstSeen: 1 }],
+      edges: [{ a: 'user_id:new-user', b: 'email:new@example.com', source: 'events', firstSeen: 1, firstRecordId: 'm1', lastSeen: 1, count: 1 }],
+      redirects: [], merges: [], rejectedLinks: [], rejectedIdentifiers: [],
+      removed: { identifiers: [], edges: [], redirects: [] }, checkpoint: null, stats: {} as never,
+    };
+    await loadStagingGraph(stores.pg.sql, diff, 1000);
+    // Loaded and committed, not yet swapped in: readers still see the live graph, without waiting.
+    await stores.pg.sql.begin(async (tx) => {
+      await tx`SET LOCAL lock_timeout = '1s'`;
+      expect((await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM identity_identifiers`)[0]!.n).toBe(2);
+    });
+    expect(await keys()).toEqual(before);
+
+    await stores.pg.sql.begin((tx) => swapInStagingGraph(tx));
+    expect(await keys()).toEqual(['user_id:new-user']);
+    expect(await stores.pg.sql`SELECT a, b FROM identity_edges`).toEqual([{ a: 'user_id:new-user', b: 'email:new@example.com' }]);
+    expect(await stores.pg.sql`SELECT version::int FROM identity_identifiers`).toEqual([{ version: 1000 }]);
+    expect((await stores.pg.sql<{ key: string }[]>`SELECT key FROM identity_removed ORDER BY key`).map((k) => k.key)).toEqual(before);
+    expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).toEqual([]);
   });
 });

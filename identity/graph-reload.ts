@@ -1,0 +1,173 @@
+/**
+ * A rebuild's new graph into PostgreSQL without blocking readers: every graph table is loaded into
+ * a staging copy beside the live one (`<table>_rebuild`), on two connections at once, and the
+ * copies replace the live tables in one short transaction at the end. Until then readers see the
+ * old graph; the swap renames tables, so they see the old graph or the new one, never a mix.
+ *
+ * A bulk load: each copy is created without keys or indexes, filled with COPY (rows written
+ * frozen: the table is new in the same transaction), then its primary key and indexes are built
+ * once, by sorting, from the live table's definitions (the migrations stay their source), and
+ * analyzed. The swap renames them back to their live names, so the schema is unchanged.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Sql, TransactionSql } from 'postgres';
+import type { ResolutionDiff } from './resolution-diff.ts';
+
+type Tx = Sql | TransactionSql;
+
+/** The graph tables a rebuild replaces (not the overrides, not the removal log). */
+export const GRAPH_TABLES = [
+  'identity_identifiers',
+  'identity_edges',
+  'identity_redirects',
+  'identity_merges',
+  'identity_rejected_links',
+  'identity_rejected_identifiers',
+] as const;
+type GraphTable = (typeof GRAPH_TABLES)[number];
+
+const staging = (table: string) => `${table}_rebuild`;
+
+/** PostgreSQL COPY text format: tab-separated, with backslash escapes. */
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+export function copyField(v: string): string {
+  return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/**
+ * Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows);
+ * `line` writes one row in COPY text format (fields through `copyField`), newline included. FREEZE:
+ * the table was created in this transaction.
+ */
+async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
+  const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN WITH (FREEZE)`).writable();
+  function* chunks() {
+    let buffer = '';
+    for (let i = 0; i < rows.length; i++) {
+      buffer += line(rows[i] as T, i);
+      if (buffer.length > 1 << 16) {
+        yield buffer;
+        buffer = '';
+      }
+    }
+    if (buffer) yield buffer;
+  }
+  await pipeline(Readable.from(chunks()), stream);
+}
+
+/** A primary key or index of a graph table, as the catalog defines it. */
+interface IndexDefinition {
+  table: GraphTable;
+  name: string;
+  /** Set for a primary key: its definition (`PRIMARY KEY (key)`). */
+  constraint: string | null;
+  unique: boolean;
+  /** The index definition from its method on (`USING btree (profile_id)`). */
+  using: string;
+}
+
+async function graphIndexes(tx: Tx): Promise<IndexDefinition[]> {
+  const rows = await tx<(Omit<IndexDefinition, 'using'> & { definition: string })[]>`
+    SELECT t.relname AS table, x.relname AS name, i.indisunique AS unique,
+           CASE WHEN c.oid IS NULL THEN NULL ELSE pg_get_constraintdef(c.oid) END AS constraint,
+           pg_get_indexdef(i.indexrelid) AS definition
+    FROM pg_index i
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_class x ON x.oid = i.indexrelid
+    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype = 'p'
+    WHERE i.indrelid = ANY(${[...GRAPH_TABLES]}::regclass[])
+    ORDER BY t.relname, x.relname`;
+  return rows.map(({ definition, ...ix }) => ({ ...ix, using: definition.slice(definition.indexOf(' USING ') + 1) }));
+}
+
+/** Sequences owned by a column of a graph table (bigserial ids): they move to the staging copy. */
+async function ownedSequences(tx: Tx): Promise<{ sequence: string; table: GraphTable; column: string }[]> {
+  return tx`
+    SELECT d.objid::regclass::text AS sequence, t.relname AS table, a.attname AS column
+    FROM pg_depend d
+    JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE d.deptype = 'a' AND d.refobjid = ANY(${[...GRAPH_TABLES]}::regclass[])`;
+}
+
+const stagingIndex = (name: string) => staging(name.slice(0, 63 - '_rebuild'.length));
+
+/** Creates the staging copy of `table` and fills it (`fill`), then its keys, indexes and statistics. */
+function loadTable(sql: Sql, table: GraphTable, indexes: readonly IndexDefinition[], fill: (tx: TransactionSql, into: string) => Promise<void>): Promise<void> {
+  const into = staging(table);
+  return sql.begin(async (tx) => {
+    await tx`SET LOCAL maintenance_work_mem = '1GB'`;
+    await tx.unsafe(`DROP TABLE IF EXISTS ${into}`);
+    // LIKE copies the columns (collations included), defaults and checks; not the indexes.
+    await tx.unsafe(`CREATE TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)`);
+    await fill(tx, into);
+    for (const ix of indexes.filter((i) => i.table === table)) {
+      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${into} ADD CONSTRAINT ${stagingIndex(ix.name)} ${ix.constraint}`);
+      else await tx.unsafe(`CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${stagingIndex(ix.name)} ON ${into} ${ix.using}`);
+    }
+    // Fresh statistics, or the planner treats the new tables as empty.
+    await tx.unsafe(`ANALYZE ${into}`);
+  }) as Promise<void>;
+}
+
+/**
+ * Loads `diff` into the staging copies, two tables at a time on connections of their own (the
+ * identifiers; the edges, then the smaller tables). The identifiers get versions `first`,
+ * `first + 1`, ... in `diff.identifiers` order.
+ */
+export async function loadStagingGraph(sql: Sql, diff: ResolutionDiff, first: number): Promise<void> {
+  const indexes = await graphIndexes(sql);
+  const f = copyField;
+  const load = (table: GraphTable, fill: (tx: TransactionSql, into: string) => Promise<void>) => loadTable(sql, table, indexes, fill);
+  const identifiers = load('identity_identifiers', (tx, into) =>
+    copyRows(tx, into, ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+      (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`));
+  const rest = async () => {
+    await load('identity_edges', (tx, into) =>
+      copyRows(tx, into, ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+        (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`));
+    await load('identity_redirects', (tx, into) =>
+      copyRows(tx, into, ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects, (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`));
+    await load('identity_merges', (tx, into) =>
+      copyRows(tx, into, ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+        (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`));
+    await load('identity_rejected_links', (tx, into) =>
+      copyRows(tx, into, ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+        (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
+    await load('identity_rejected_identifiers', (tx, into) =>
+      copyRows(tx, into, ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+        (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
+  };
+  // Both settle before an error is reported, so no load is left running behind a failed rebuild.
+  const [a, b] = await Promise.allSettled([identifiers, rest()]);
+  for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
+}
+
+/**
+ * Replaces the live graph tables with the loaded staging copies, in `tx` (which holds the identity
+ * lock). Identifiers that existed before and are gone now are logged as removed, so the ClickHouse
+ * copy drops them too.
+ */
+export async function swapInStagingGraph(tx: Tx): Promise<void> {
+  await tx`
+    INSERT INTO identity_removed (key, version)
+    SELECT o.key, nextval('identity_version_seq') FROM identity_identifiers o
+    WHERE NOT EXISTS (SELECT 1 FROM identity_identifiers_rebuild n WHERE n.key = o.key)
+    ORDER BY o.key`;
+  const indexes = await graphIndexes(tx);
+  for (const s of await ownedSequences(tx)) await tx.unsafe(`ALTER SEQUENCE ${s.sequence} OWNED BY ${staging(s.table)}.${s.column}`);
+  await tx.unsafe(`DROP TABLE ${GRAPH_TABLES.join(', ')}`);
+  for (const table of GRAPH_TABLES) await tx.unsafe(`ALTER TABLE ${staging(table)} RENAME TO ${table}`);
+  for (const ix of indexes) {
+    if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} RENAME CONSTRAINT ${stagingIndex(ix.name)} TO ${ix.name}`);
+    else await tx.unsafe(`ALTER INDEX ${stagingIndex(ix.name)} RENAME TO ${ix.name}`);
+  }
+}
+
+/** Drops staging copies a failed rebuild left behind. */
+export async function dropStagingGraph(sql: Sql): Promise<void> {
+  await sql.unsafe(`DROP TABLE IF EXISTS ${GRAPH_TABLES.map(staging).join(', ')}`);
+}
