@@ -167,7 +167,7 @@ export async function swapInStagingGraph(tx: Tx): Promise<void> {
   }
 }
 
-/** Drops staging copies a failed rebuild left behind. */
-export async function dropStagingGraph(sql: Sql): Promise<void> {
+/** Drops staging copies a failed rebuild left behind (under the identity lock: not another rebuild's). */
+export async function dropStagingGraph(sql: Tx): Promise<void> {
   await sql.unsafe(`DROP TABLE IF EXISTS ${GRAPH_TABLES.map(staging).join(', ')}`);
 }

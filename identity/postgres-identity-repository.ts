@@ -157,9 +157,12 @@ export class PostgresIdentityRepository {
     phase('swap');
   }
 
-  /** Drops what a failed `replaceAll` left behind; call it once its transaction is over. */
+  /**
+   * Drops what a failed `replaceAll` left behind; call it once its transaction is over. Under the
+   * identity lock, so never while another rebuild is loading.
+   */
   async dropReplaceLeftovers(): Promise<void> {
-    await dropStagingGraph(this.sql);
+    await this.transaction((tx) => dropStagingGraph(tx));
   }
 
   /**

@@ -4,6 +4,7 @@ import { createServices, type Services } from '../../src/runtime/services.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
 import { streamAllRecords } from '../../identity/source-records.ts';
 import { loadStagingGraph, swapInStagingGraph } from '../../identity/graph-reload.ts';
+import { PostgresIdentityRepository } from '../../identity/postgres-identity-repository.ts';
 import type { IdentityRecord } from '../../identity/extract.ts';
 import { shopMessages } from '../../benchmarks/generator/shop.ts';
 
@@ -265,5 +266,15 @@ describe("a rebuild's graph is loaded beside the live one and swapped in", () =>
     expect(await stores.pg.sql`SELECT version::int FROM identity_identifiers`).toEqual([{ version: 1000 }]);
     expect((await stores.pg.sql<{ key: string }[]>`SELECT key FROM identity_removed ORDER BY key`).map((k) => k.key)).toEqual(before);
     expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).toEqual([]);
+
+    // A load that fails (two rows with one key break the primary key) changes nothing live, and
+    // what it left is dropped.
+    const repo = new PostgresIdentityRepository(stores.pg.sql);
+    const twice = { ...diff, identifiers: [diff.identifiers[0]!, diff.identifiers[0]!] };
+    await expect(repo.transaction((tx) => repo.replaceAll(tx, twice, 2000))).rejects.toThrow(/could not create unique index/);
+    expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).not.toEqual([]);
+    await repo.dropReplaceLeftovers();
+    expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).toEqual([]);
+    expect(await keys()).toEqual(['user_id:new-user']);
   });
 });
