@@ -1,8 +1,8 @@
 /**
  * A rebuild's new graph into PostgreSQL without blocking readers: every graph table is loaded into
- * a staging copy beside the live one (`<table>_rebuild`), on two connections at once, and the
- * copies replace the live tables in one short transaction at the end. Until then readers see the
- * old graph; the swap renames tables, so they see the old graph or the new one, never a mix.
+ * a staging copy beside the live one (`<table>_rebuild`), and the copies replace the live tables
+ * in one short transaction at the end. Until then readers see the old graph; the swap renames
+ * tables, so they see the old graph or the new one, never a mix.
  *
  * A bulk load: each copy is created without keys or indexes, filled with COPY (rows written
  * frozen: the table is new in the same transaction), then its primary key and indexes are built
@@ -17,7 +17,7 @@ import type { ResolutionDiff } from './resolution-diff.ts';
 type Tx = Sql | TransactionSql;
 
 /** The graph tables a rebuild replaces (not the overrides, not the removal log). */
-export const GRAPH_TABLES = [
+const GRAPH_TABLES = [
   'identity_identifiers',
   'identity_edges',
   'identity_redirects',
@@ -114,36 +114,28 @@ function loadTable(sql: Sql, table: GraphTable, indexes: readonly IndexDefinitio
 }
 
 /**
- * Loads `diff` into the staging copies, two tables at a time on connections of their own (the
- * identifiers; the edges, then the smaller tables). The identifiers get versions `first`,
- * `first + 1`, ... in `diff.identifiers` order.
+ * Loads `diff` into the staging copies, each table in a transaction of its own. The identifiers
+ * get versions `first`, `first + 1`, ... in `diff.identifiers` order. (Two tables at a time on two
+ * connections was no faster on two cores: Node writing the COPY text and PostgreSQL parsing it
+ * already use both.)
  */
 export async function loadStagingGraph(sql: Sql, diff: ResolutionDiff, first: number): Promise<void> {
   const indexes = await graphIndexes(sql);
   const f = copyField;
-  const load = (table: GraphTable, fill: (tx: TransactionSql, into: string) => Promise<void>) => loadTable(sql, table, indexes, fill);
-  const identifiers = load('identity_identifiers', (tx, into) =>
-    copyRows(tx, into, ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
-      (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`));
-  const rest = async () => {
-    await load('identity_edges', (tx, into) =>
-      copyRows(tx, into, ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
-        (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`));
-    await load('identity_redirects', (tx, into) =>
-      copyRows(tx, into, ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects, (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`));
-    await load('identity_merges', (tx, into) =>
-      copyRows(tx, into, ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
-        (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`));
-    await load('identity_rejected_links', (tx, into) =>
-      copyRows(tx, into, ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
-        (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
-    await load('identity_rejected_identifiers', (tx, into) =>
-      copyRows(tx, into, ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
-        (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
-  };
-  // Both settle before an error is reported, so no load is left running behind a failed rebuild.
-  const [a, b] = await Promise.allSettled([identifiers, rest()]);
-  for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
+  const load = <T>(table: GraphTable, cols: string[], rows: readonly T[], line: (row: T, i: number) => string) =>
+    loadTable(sql, table, indexes, (tx, into) => copyRows(tx, into, cols, rows, line));
+  await load('identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+    (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
+  await load('identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+    (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
+  await load('identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
+    (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
+  await load('identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+    (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
+  await load('identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+    (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+  await load('identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+    (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
 }
 
 /**

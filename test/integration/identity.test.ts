@@ -267,10 +267,10 @@ describe("a rebuild's graph is loaded beside the live one and swapped in", () =>
     expect((await stores.pg.sql<{ key: string }[]>`SELECT key FROM identity_removed ORDER BY key`).map((k) => k.key)).toEqual(before);
     expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).toEqual([]);
 
-    // A load that fails (two rows with one key break the primary key) changes nothing live, and
-    // what it left is dropped.
+    // A load that fails (two edges with one key break the primary key, after the identifiers are
+    // loaded) changes nothing live, and what it left is dropped.
     const repo = new PostgresIdentityRepository(stores.pg.sql);
-    const twice = { ...diff, identifiers: [diff.identifiers[0]!, diff.identifiers[0]!] };
+    const twice = { ...diff, edges: [diff.edges[0]!, diff.edges[0]!] };
     await expect(repo.transaction((tx) => repo.replaceAll(tx, twice, 2000))).rejects.toThrow(/could not create unique index/);
     expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).not.toEqual([]);
     await repo.dropReplaceLeftovers();
