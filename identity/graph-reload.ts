@@ -95,15 +95,18 @@ async function ownedSequences(tx: Tx): Promise<{ sequence: string; table: GraphT
 
 const stagingIndex = (name: string) => staging(name.slice(0, 63 - '_rebuild'.length));
 
-/** Creates the staging copy of `table` and fills it (`fill`), then its keys, indexes and statistics. */
-function loadTable(sql: Sql, table: GraphTable, indexes: readonly IndexDefinition[], fill: (tx: TransactionSql, into: string) => Promise<void>): Promise<void> {
+/**
+ * Creates the staging copy of `table`, COPYs `rows` into it (`line` writes one in COPY text), then
+ * builds its keys and indexes and its statistics; one transaction.
+ */
+function loadTable<T>(sql: Sql, indexes: readonly IndexDefinition[], table: GraphTable, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
   const into = staging(table);
   return sql.begin(async (tx) => {
     await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx.unsafe(`DROP TABLE IF EXISTS ${into}`);
     // LIKE copies the columns (collations included), defaults and checks; not the indexes.
     await tx.unsafe(`CREATE TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)`);
-    await fill(tx, into);
+    await copyRows(tx, into, cols, rows, line);
     for (const ix of indexes.filter((i) => i.table === table)) {
       if (ix.constraint) await tx.unsafe(`ALTER TABLE ${into} ADD CONSTRAINT ${stagingIndex(ix.name)} ${ix.constraint}`);
       else await tx.unsafe(`CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${stagingIndex(ix.name)} ON ${into} ${ix.using}`);
@@ -122,19 +125,17 @@ function loadTable(sql: Sql, table: GraphTable, indexes: readonly IndexDefinitio
 export async function loadStagingGraph(sql: Sql, diff: ResolutionDiff, first: number): Promise<void> {
   const indexes = await graphIndexes(sql);
   const f = copyField;
-  const load = <T>(table: GraphTable, cols: string[], rows: readonly T[], line: (row: T, i: number) => string) =>
-    loadTable(sql, table, indexes, (tx, into) => copyRows(tx, into, cols, rows, line));
-  await load('identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+  await loadTable(sql, indexes, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
     (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
-  await load('identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+  await loadTable(sql, indexes, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
     (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
-  await load('identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
+  await loadTable(sql, indexes, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
     (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
-  await load('identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+  await loadTable(sql, indexes, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
     (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
-  await load('identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+  await loadTable(sql, indexes, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
     (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-  await load('identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+  await loadTable(sql, indexes, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
     (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
 }
 

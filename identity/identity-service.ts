@@ -183,6 +183,10 @@ export class IdentityService {
         await this.repo.replaceAll(tx, diff, versions.from, phase);
         for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
         return versions;
+      }).catch(async (err: unknown) => {
+        // Rolled back: staging tables a failed load left are dropped (nothing to drop otherwise).
+        await this.repo.dropReplaceLeftovers().catch(() => {});
+        throw err;
       });
       phase('commit');
       let mapRowsCopied: number;
@@ -200,7 +204,6 @@ export class IdentityService {
     } finally {
       await staged?.catch(() => {});
       await this.ch.command(`DROP TABLE IF EXISTS ${staging}`);
-      await this.repo.dropReplaceLeftovers();
     }
   }
 
