@@ -54,17 +54,18 @@ export class Clickhouse {
    * Inserts rows of one shape (the keys of the first row are the columns). They travel as
    * JSONCompactEachRow, which ClickHouse parses faster than keyed JSON, inline in the INSERT: the
    * whole batch is one `JSON.stringify` (rows separated by commas, which the format accepts),
-   * without the client's per-row encoding and stream.
+   * without the client's per-row encoding and stream. Settings are written into the statement
+   * (`settingsClause`).
    */
   async insert<T extends object>(table: string, rows: readonly T[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!) as (keyof T & string)[];
     const values = JSON.stringify(rows.map((row) => columns.map((c) => row[c]))).slice(1, -1);
-    const query = `INSERT INTO ${this.table(table)} (${columns.map((c) => `\`${c}\``).join(', ')}) FORMAT JSONCompactEachRow\n${values}`;
+    const query = `INSERT INTO ${this.table(table)} (${columns.map((c) => `\`${c}\``).join(', ')})${settingsClause(settings)} FORMAT JSONCompactEachRow\n${values}`;
     const i = this.busy.indexOf(Math.min(...this.busy));
     this.busy[i]!++;
     try {
-      await this.inserters[i]!.command({ query, clickhouse_settings: settings });
+      await this.inserters[i]!.command({ query });
     } finally {
       this.busy[i]!--;
     }
@@ -74,6 +75,24 @@ export class Clickhouse {
     await Promise.all(this.inserters.filter((c) => c !== this.client).map((c) => c.close()));
     await this.client.close();
   }
+}
+
+/**
+ * ` SETTINGS a = 1, b = 'x'` for an INSERT. The embedded engine runs `clickhouse_settings` as `SET`
+ * statements in front of the query, and an INSERT whose data follows such a prefix costs a third
+ * more than the same INSERT with its settings in the statement (10,000-row inserts of events:
+ * 148k against 200k rows/s, `npm run bench:insert-size`).
+ */
+export function settingsClause(settings: ClickHouseSettings = {}): string {
+  const entries = Object.entries(settings).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return '';
+  const literal = (v: unknown) => {
+    if (typeof v === 'number') return String(v);
+    if (typeof v === 'boolean') return v ? '1' : '0';
+    return `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  };
+  for (const [name] of entries) if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`invalid ClickHouse setting name: ${JSON.stringify(name)}`);
+  return ` SETTINGS ${entries.map(([name, v]) => `${name} = ${literal(v)}`).join(', ')}`;
 }
 
 export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhouse> {

@@ -33,4 +33,20 @@ describe('embedded ClickHouse handle', () => {
       await ch.close();
     }
   });
+
+  it("applies an insert's settings inside its statement, string values quoted", async () => {
+    const ch = await open(1);
+    try {
+      await ch.command(`CREATE TABLE ${ch.table('parted')} (id UInt32, v String) ENGINE = MergeTree PARTITION BY id % 2 ORDER BY id`);
+      const rows = [
+        { id: 0, v: 'even' },
+        { id: 1, v: 'odd' },
+      ];
+      await expect(ch.insert('parted', rows, { max_partitions_per_insert_block: '1' })).rejects.toThrow(/partitions/i);
+      await ch.insert('parted', rows, { max_partitions_per_insert_block: '2', insert_deduplication_token: "it's a \\ token" });
+      expect(await ch.query(`SELECT v FROM ${ch.table('parted')} ORDER BY id`)).toEqual([{ v: 'even' }, { v: 'odd' }]);
+    } finally {
+      await ch.close();
+    }
+  });
 });
