@@ -45,7 +45,7 @@ export async function startTessera(config: Config, log: Logger, opts: { port?: n
   try {
     app = await buildServer({ ...services, log });
     const url = await app.listen({ host: config.HOST, port: opts.port ?? config.PORT });
-    if (stores.ch.engine) proxy = await startClickhouseProxy(stores.ch.engine, log);
+    if (stores.ch.openSession) proxy = await startClickhouseProxy(stores.ch.openSession, log);
     scheduler = await startScheduler(services, { redisUrl: stores.redisUrl, prefix: config.REDIS_KEY_PREFIX, resolveEveryMs: config.IDENTITY_RESOLVE_EVERY_MS, featuresEveryMs: config.FEATURES_RUN_EVERY_MS }, log);
     cdcPull = startPullJobs({ sources: services.sources, sink: services.cdc, checkpoints: stores.pg.sql, clickhouse: stores.ch, log });
     await writeInstance(config.dataDir, { pid: process.pid, apiUrl: url, clickhouseUrl: proxy?.url, startedAt: new Date().toISOString() });

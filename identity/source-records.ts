@@ -7,7 +7,6 @@
  * Segment fields (the event extractor reads them); CDC changes and CRM records carry the
  * identifiers their writers took from the mapped columns (`[[type, raw value], ...]`).
  */
-import type { ClickHouseSettings } from '@clickhouse/client';
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import { extractFromEventFields, type EventIdentityFields, type IdentityRecord, type RawIdentifier } from './extract.ts';
 
@@ -175,8 +174,8 @@ function parseRows(text: string, onRow: (row: Row) => void, from = 0, maxRows = 
   return { rows: n, next: pos };
 }
 
-async function queryText(ch: Clickhouse, query: string, params: Record<string, unknown>, settings?: ClickHouseSettings): Promise<string> {
-  const rs = await ch.client.query({ query, query_params: params, format: 'TabSeparated', clickhouse_settings: settings });
+async function queryText(ch: Clickhouse, query: string, params: Record<string, unknown>): Promise<string> {
+  const rs = await ch.client.query({ query, query_params: params, format: 'TabSeparated' });
   return rs.text();
 }
 
@@ -284,13 +283,15 @@ export async function streamAllRecords(
   });
   sorted = performance.now();
   // The plain bound on timestamp is what the primary key can skip by. One thread reads a page in
-  // order fastest, and leaves the other core to the resolver working on the previous page.
+  // order fastest, and leaves the other core to the resolver working on the previous page (a
+  // setting of the statement: the session's settings stay as they are).
   const page = (after: { ts: number; id: string }) =>
-    queryText(ch, `SELECT * FROM ${scratch} WHERE timestamp >= {ts:Int64} AND (timestamp, record_id) > ({ts:Int64}, {id:String}) ORDER BY timestamp, record_id LIMIT {limit:UInt32}`, {
-      ts: after.ts,
-      id: after.id,
-      limit: pageSize,
-    }, { max_threads: 1 });
+    queryText(
+      ch,
+      `SELECT * FROM ${scratch} WHERE timestamp >= {ts:Int64} AND (timestamp, record_id) > ({ts:Int64}, {id:String})
+       ORDER BY timestamp, record_id LIMIT {limit:UInt32} SETTINGS max_threads = 1`,
+      { ts: after.ts, id: after.id, limit: pageSize },
+    );
   try {
     const cursors: StreamCursors = { events: START_CURSOR, cdc: START_CURSOR, crm: START_CURSOR };
     let records = 0;

@@ -23,8 +23,12 @@ export class Clickhouse {
   constructor(
     public readonly client: ClickHouseClient,
     public readonly database: string,
-    /** The in-process chdb engine, when this handle owns one (embedded mode). */
-    public readonly engine?: ChdbConnection,
+    /**
+     * Embedded mode: opens a new session on this handle's in-process engine. Settings a query sets
+     * stay in its session (chdb runs `clickhouse_settings` as `SET` statements), so work with
+     * settings of its own, like the ClickHouse proxy's requests, runs in a session of its own.
+     */
+    public readonly openSession?: () => ChdbConnection,
     /**
      * Clients inserts go to (the least busy one). chdb runs one query at a time per connection, so
      * the embedded engine gets connections of their own for inserts: inserts into different tables
@@ -110,5 +114,5 @@ export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhous
   };
   const main = open();
   const inserters = Array.from({ length: opts.insertConnections ?? 2 }, () => open().client);
-  return new Clickhouse(main.client, opts.database, main.connection, inserters.length > 0 ? inserters : [main.client]);
+  return new Clickhouse(main.client, opts.database, () => open().connection, inserters.length > 0 ? inserters : [main.client]);
 }

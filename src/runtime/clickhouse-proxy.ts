@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { finished } from 'node:stream/promises';
 import type { ChdbConnection } from 'chdb/connection';
 import type { Logger } from '../common/logger.ts';
 
@@ -32,7 +33,7 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
  * by this process's in-process chdb engine. CLI commands run while `tessera start` holds the data
  * directory reach ClickHouse through it with an ordinary `@clickhouse/client`.
  */
-export async function startClickhouseProxy(engine: ChdbConnection, log: Logger): Promise<ClickhouseProxy> {
+export async function startClickhouseProxy(openSession: () => ChdbConnection, log: Logger): Promise<ClickhouseProxy> {
   const token = randomBytes(24).toString('base64url');
   const server = http.createServer(async (req, res) => {
     if (req.method === 'GET' && req.url?.startsWith('/ping')) return void res.end('Ok.\n');
@@ -40,6 +41,9 @@ export async function startClickhouseProxy(engine: ChdbConnection, log: Logger):
       res.writeHead(401, { 'X-ClickHouse-Exception-Code': '516' });
       return void res.end('Code: 516. DB::Exception: Authentication failed. (AUTHENTICATION_FAILED)');
     }
+    // A session per request, as ClickHouse's HTTP interface has without a session_id: settings and
+    // SET statements of one request never reach another, nor this process's own queries.
+    const session = openSession();
     try {
       const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
       const body = await readBody(req);
@@ -50,7 +54,7 @@ export async function startClickhouseProxy(engine: ChdbConnection, log: Logger):
         else if (!NON_SETTINGS.has(key)) clickhouse_settings[key] = value;
       }
       const inUrl = params.get('query');
-      const result = await engine.exec({
+      const result = await session.exec({
         query: inUrl ?? body,
         values: inUrl ? body : undefined,
         query_params,
@@ -59,11 +63,14 @@ export async function startClickhouseProxy(engine: ChdbConnection, log: Logger):
       } as Parameters<ChdbConnection['exec']>[0]);
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8' });
       result.stream.pipe(res);
+      await finished(res).catch(() => undefined);
     } catch (err) {
       const e = err as { code?: string; type?: string; message?: string };
       res.writeHead(500, { 'X-ClickHouse-Exception-Code': String(e.code ?? '1000') });
       res.end(`Code: ${e.code ?? 1000}. DB::Exception: ${e.message ?? String(err)} (${e.type ?? 'UNKNOWN'})`);
       log.debug({ err }, 'clickhouse proxy query failed');
+    } finally {
+      await session.close();
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

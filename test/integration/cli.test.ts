@@ -131,6 +131,12 @@ describe('tessera CLI', () => {
         format: 'JSONEachRow',
       });
       expect(await rs.json()).toEqual([{ message_id: 'live-1' }, { message_id: 'live-2' }]);
+      // Each request is a session of its own: one request's settings never reach the next.
+      const maxThreads = async (settings?: { max_threads: number }) =>
+        (await (await client.query({ query: "SELECT getSetting('max_threads') AS n", format: 'JSONEachRow', clickhouse_settings: settings })).json<{ n: number }>())[0]!.n;
+      const usual = await maxThreads();
+      expect(await maxThreads({ max_threads: usual + 3 })).toBe(usual + 3);
+      expect(await maxThreads()).toBe(usual);
       await client.close();
       const second = await failing('start');
       expect(second.stderr).toContain('Tessera already runs on');

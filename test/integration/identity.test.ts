@@ -222,7 +222,10 @@ describe('incremental runs and a rebuild give the same graph', () => {
       const { cursors } = await streamAllRecords(stores.ch, { settleMs: 0, pageSize }, (r) => records.push(structuredClone(r)));
       return { records, cursors };
     };
+    // Pages are read on one thread by a setting of their statement: the session keeps its own.
+    await stores.ch.command('SET max_threads = 3');
     const whole = await stream();
+    expect(await stores.ch.query("SELECT toUInt32(getSetting('max_threads')) AS n")).toEqual([{ n: 3 }]);
     expect(whole.records).toHaveLength(messages.length);
     expect(await stream(37)).toEqual(whole);
     expect(await stream(messages.length)).toEqual(whole);
