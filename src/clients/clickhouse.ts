@@ -106,13 +106,11 @@ export async function openClickhouse(opts: ClickhouseOptions): Promise<Clickhous
   }
   // chdb is loaded lazily: a server deployment never needs the native engine.
   const { createChdbConnection } = await import('chdb/connection');
-  // chdb builds on its own copy of @clickhouse/client-common; the shapes match, the nominal types do not.
   const dataPath = opts.target.path;
-  const open = () => {
-    const connection = createChdbConnection({ path: dataPath });
-    return { connection, client: createClient({ connection: connection as unknown as ClientConnection }) };
-  };
-  const main = open();
-  const inserters = Array.from({ length: opts.insertConnections ?? 2 }, () => open().client);
-  return new Clickhouse(main.client, opts.database, () => open().connection, inserters.length > 0 ? inserters : [main.client]);
+  const openSession = () => createChdbConnection({ path: dataPath });
+  // chdb builds on its own copy of @clickhouse/client-common; the shapes match, the nominal types do not.
+  const client = () => createClient({ connection: openSession() as unknown as ClientConnection });
+  const main = client();
+  const inserters = Array.from({ length: opts.insertConnections ?? 2 }, client);
+  return new Clickhouse(main, opts.database, openSession, inserters.length > 0 ? inserters : [main]);
 }
