@@ -9,8 +9,11 @@ export function jsonBytesAtMost(value: unknown, limit: number): number {
   return bound(value, limit, 0);
 }
 
-/** Longest `String(number)`, e.g. `-1.7976931348623157e+308`. */
-const NUMBER_BYTES = 24;
+/**
+ * Longest `String(number)`: 17 significant digits after `-0.00000` (magnitudes from 1e-6 to 1e-7
+ * print in decimal), e.g. `-0.0000012345678901234567`; exponent forms take at most 24.
+ */
+const NUMBER_BYTES = 25;
 /** Escaped, one UTF-16 unit takes at most 6 bytes (`\u001f`, a lone surrogate); in UTF-8 at most 3. */
 const BYTES_PER_UNIT = 6;
 const MAX_DEPTH = 64;

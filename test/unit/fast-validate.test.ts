@@ -150,6 +150,13 @@ describe('jsonBytesAtMost', () => {
     );
   });
 
+  it('bounds the longest numbers JSON.stringify writes', () => {
+    // Found by the property above: magnitudes between 1e-7 and 1e-6 print in decimal, 25 bytes.
+    for (const n of [-0.0000010001588971118031, -0.0000012345678901234567, -1.7976931348623157e308, -2.2250738585072014e-308, -123456789012345680000]) {
+      expect(jsonBytesAtMost(n, Number.POSITIVE_INFINITY)).toBeGreaterThanOrEqual(bytes(n));
+    }
+  });
+
   it('cannot bound what JSON.stringify may call or nest too deeply, so asks for a measurement', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100; i++) deep = [deep];
