@@ -137,7 +137,8 @@ export class InternedUnionFind {
 
   /**
    * All sets with more than `minSize - 1` members, as key lists, in order of their first-interned
-   * member (members in interning order). Grouped by counting sort over the roots: no per-set map.
+   * member (members in interning order). Grouped in typed arrays (each key's root, each root's size
+   * and its slot in the output): no per-set map.
    */
   components(minSize = 1): string[][] {
     const n = this.keys.length;
