@@ -24,6 +24,17 @@ export interface IdentityRecord {
   /** Milliseconds since the epoch, UTC. Records are resolved in (timestamp, recordId) order. */
   timestamp: number;
   identifiers: RawIdentifier[];
+  /**
+   * Set on a record standing for a group of records with the same source and identifiers (a
+   * rebuild reads them folded): how many more there were, and the last of them.
+   */
+  repeats?: RecordRepeats;
+}
+
+/** The further records of a folded group (see `ResolverEngine.applyRecord`). */
+export interface RecordRepeats {
+  count: number;
+  last: { timestamp: number; recordId: string };
 }
 
 /** Turns one source row into an `IdentityRecord`. */

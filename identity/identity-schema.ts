@@ -80,7 +80,7 @@ export const identityMerges = pgTable('identity_merges', {
   reason: text('reason').notNull(),
 });
 
-/** Links the rules refused, aggregated per (a, b, rule). */
+/** Links the rules refused, aggregated per pair (a, b) under the rule that first refused it. */
 export const identityRejectedLinks = pgTable(
   'identity_rejected_links',
   {
@@ -93,7 +93,7 @@ export const identityRejectedLinks = pgTable(
     lastSeen: ms('last_seen').notNull(),
     count: integer('count').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.a, t.b, t.rule] }), index('identity_rejected_links_b_idx').on(t.b)],
+  (t) => [primaryKey({ columns: [t.a, t.b] }), index('identity_rejected_links_b_idx').on(t.b)],
 );
 
 /** Raw values that were not accepted as identifiers (invalid, blocklisted, tombstoned). */

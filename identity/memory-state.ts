@@ -27,7 +27,7 @@ export interface MemoryIdentityState {
   /** from → redirect (always one hop to a live profile). */
   redirects: Map<string, Redirect>;
   merges: MergeEntry[];
-  /** `a \u0001 b \u0001 rule` → aggregated refusal. */
+  /** `a \u0001 b` → aggregated refusal (the first rule kept). */
   rejectedLinks: Map<string, RejectedLink>;
   /** `type \u0001 raw \u0001 reason` → aggregated rejection. */
   rejectedIdentifiers: Map<string, RejectedIdentifierEntry>;
@@ -138,7 +138,7 @@ export function applyDiff(state: MemoryIdentityState, diff: ResolutionDiff): voi
   }
   state.merges.push(...diff.merges);
 
-  for (const r of diff.rejectedLinks) upsertAggregate(state.rejectedLinks, `${r.a}\u0001${r.b}\u0001${r.rule}`, r);
+  for (const r of diff.rejectedLinks) upsertAggregate(state.rejectedLinks, `${r.a}\u0001${r.b}`, r);
   for (const r of diff.rejectedIdentifiers) upsertAggregate(state.rejectedIdentifiers, `${r.type}\u0001${r.raw}\u0001${r.reason}`, r);
   if (diff.checkpoint) state.checkpoint = diff.checkpoint;
 }

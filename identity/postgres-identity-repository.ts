@@ -120,7 +120,7 @@ export class PostgresIdentityRepository {
         INSERT INTO identity_rejected_links (a, b, rule, source, record_id, ts, last_seen, count)
         SELECT * FROM unnest(${a as string[]}::text[], ${b as string[]}::text[], ${rule as string[]}::text[], ${source as string[]}::text[],
                              ${recordId as string[]}::text[], ${ts as number[]}::bigint[], ${lastSeen as number[]}::bigint[], ${count as number[]}::int[])
-        ON CONFLICT (a, b, rule) DO UPDATE SET count = identity_rejected_links.count + EXCLUDED.count,
+        ON CONFLICT (a, b) DO UPDATE SET count = identity_rejected_links.count + EXCLUDED.count,
           last_seen = GREATEST(identity_rejected_links.last_seen, EXCLUDED.last_seen)`;
     }
     for (const rows of chunks(diff.rejectedIdentifiers)) {

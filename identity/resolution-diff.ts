@@ -68,8 +68,10 @@ export interface MergeEntry {
 
 /**
  * A link the rules refused: `a` is the record's most important identifier (kept), `b` an identifier
- * dropped because adding it broke `rule` (`user_id limit 1`, `unlink a b`). Aggregated per
- * `(a, b, rule)`: first occurrence, last time, count.
+ * dropped because adding it broke `rule` (`user_id limit 1`, `unlink a b`). Aggregated per pair
+ * `(a, b)`: the first refusal (its rule, record and time), the last time, how many records. A
+ * later refusal of the same pair can break a more important rule too, once the profiles on either
+ * side have grown; the pair keeps the rule that first kept it apart.
  */
 export interface RejectedLink {
   a: string;

@@ -35,25 +35,37 @@
  * record; keys are made once, for the output), raw values are memoised per type (the normalised
  * id, or the rejection reason), and edges live in an open-addressing table over typed arrays.
  * `applyRecord` takes raw records (the rebuild path); `apply` takes prepared ones (incremental).
+ *
+ * Folded repeats: a record with `repeats` stands for itself and `count` later records with the same
+ * source and identifiers (a rebuild reads them grouped: a visitor's page views all carry the same
+ * anonymous id). Such a repeat changes no profile, so it is applied as the counts it would add:
+ * - If the first record linked all its identifiers, they share a profile for good (profiles only
+ *   merge in a rebuild), and each repeat takes the fast path: its star edges are counted again.
+ * - If it refused some, each repeat refuses the same pairs and keeps the same ones, as long as no
+ *   profile holds more than a limit allows (no link overrides) and dropped identifiers are offered
+ *   back (`readmitDropped`): profiles only grow, so a merge that broke a limit or an unlink still
+ *   breaks it, and what was kept is on one profile already. `foldsRefusals` says whether that holds.
+ * So a folded stream gives the same diff as the records one by one (property-tested).
  */
 import { ruleForType, type ResolvedIdentityConfig } from './identity-config.ts';
 import { parseIdentifierKey, type Identifier } from './identifier.ts';
-import type { IdentityRecord } from './extract.ts';
+import type { IdentityRecord, RecordRepeats } from './extract.ts';
 import { normaliseIdentifier } from './normalise.ts';
 import type { IdentityOverrides } from './overrides.ts';
 import { profileIdFor } from './profile-id.ts';
 import { UnionFind } from './union-find.ts';
 import { MISSING, StringTable } from './string-table.ts';
-import type {
-  Checkpoint,
-  EdgeDelta,
-  IdentifierAssignment,
-  MergeEntry,
-  Redirect,
-  RejectedIdentifierEntry,
-  RejectedLink,
-  ResolutionDiff,
-  ResolutionStats,
+import {
+  compareRecordOrder,
+  type Checkpoint,
+  type EdgeDelta,
+  type IdentifierAssignment,
+  type MergeEntry,
+  type Redirect,
+  type RejectedIdentifierEntry,
+  type RejectedLink,
+  type ResolutionDiff,
+  type ResolutionStats,
 } from './resolution-diff.ts';
 import type { RejectionReason } from './normalise.ts';
 
@@ -162,6 +174,13 @@ export class ResolverEngine {
   private readonly dropped: number[] = [];
   private readonly seen: number[] = [];
   private readonly readmit: boolean;
+  // ---- what the record being applied counted, while its repeats are to be folded ----
+  private folding = false;
+  private readonly foldedEdges: number[] = [];
+  private readonly foldedRefusals: RejectedLink[] = [];
+  private readonly foldedRejections: RejectedIdentifierEntry[] = [];
+  /** The last record folded into an earlier one, when later than the last applied. */
+  private foldedEnd: Checkpoint | null = null;
 
   constructor(config: ResolvedIdentityConfig, checkpoint: Checkpoint | null = null, options: EngineOptions = {}) {
     this.config = config;
@@ -297,8 +316,60 @@ export class ResolverEngine {
    * rejections, then resolves — the same outcome as `prepareRecord` + `apply`, without the objects.
    */
   applyRecord(record: IdentityRecord): boolean {
-    const { recordId, timestamp } = record;
+    const { recordId, timestamp, repeats } = record;
     if (!this.advance(timestamp, recordId)) return false;
+    if (repeats && repeats.count > 0) {
+      this.folding = true;
+      const empty = this.stats.empty;
+      try {
+        this.applyRaw(record);
+      } finally {
+        this.folding = false;
+      }
+      this.foldRepeats(repeats, this.stats.empty - empty);
+    } else {
+      this.applyRaw(record);
+    }
+    return true;
+  }
+
+  /**
+   * Whether the repeats of a record that refused a link can be folded (see the file comment):
+   * dropped identifiers are offered back, and no link override can push a profile over a limit.
+   */
+  get foldsRefusals(): boolean {
+    return this.readmit && this.linkPartners.size === 0;
+  }
+
+  /** Adds what the record just applied counted, once per repeat. */
+  private foldRepeats(repeats: RecordRepeats, empty: number): void {
+    const n = repeats.count;
+    const last = repeats.last.timestamp;
+    const refusals = this.foldedRefusals;
+    if (refusals.length > 0 && !this.foldsRefusals) {
+      throw new Error(`the repeats of record ${this.lastRecordId} cannot be folded: it refused a link, and profiles may break limits (link overrides) or dropped identifiers are not offered back`);
+    }
+    for (const e of this.foldedEdges) {
+      this.edgeInts[e * 4 + 3] = (this.edgeInts[e * 4 + 3] as number) + n;
+      this.edgeTimes[e * 2 + 1] = Math.max(this.edgeTimes[e * 2 + 1] as number, last);
+    }
+    for (const aggregate of [refusals, this.foldedRejections]) {
+      for (const r of aggregate) {
+        r.count += n;
+        r.lastSeen = Math.max(r.lastSeen, last);
+      }
+    }
+    this.stats.records += n;
+    this.stats.empty += n * empty;
+    this.stats.rejectedLinks += n * refusals.length;
+    if (!this.foldedEnd || compareRecordOrder(repeats.last, this.foldedEnd) > 0) this.foldedEnd = repeats.last;
+    this.foldedEdges.length = 0;
+    refusals.length = 0;
+    this.foldedRejections.length = 0;
+  }
+
+  private applyRaw(record: IdentityRecord): void {
+    const { recordId, timestamp } = record;
     const act = this.act;
     const seen = this.seen;
     act.length = 0;
@@ -334,7 +405,6 @@ export class ResolverEngine {
       act.push(id);
     }
     this.resolveAct(recordId, record.source, timestamp);
-    return true;
   }
 
   /** Normalises a raw value of type t, memoises and returns its id (or -1 - reason). */
@@ -350,13 +420,15 @@ export class ResolverEngine {
   rejectIdentifier(type: string, raw: unknown, reason: RejectionReason | 'tombstoned', recordId: string, timestamp: number): void {
     const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
     const k = `${type}\u0001${text}\u0001${reason}`;
-    const e = this.rejectedIdentifiers.get(k);
+    let e = this.rejectedIdentifiers.get(k);
     if (e) {
       e.count++;
-      e.lastSeen = timestamp;
+      e.lastSeen = Math.max(e.lastSeen, timestamp);
     } else {
-      this.rejectedIdentifiers.set(k, { type, raw: text, reason, recordId, timestamp, lastSeen: timestamp, count: 1 });
+      e = { type, raw: text, reason, recordId, timestamp, lastSeen: timestamp, count: 1 };
+      this.rejectedIdentifiers.set(k, e);
     }
+    if (this.folding) this.foldedRejections.push(e);
   }
 
   /**
@@ -600,7 +672,11 @@ export class ResolverEngine {
     }
 
     if (this.linkPartners.size > 0) {
+      // Forced merges happen once, when an identifier first lands: not part of what repeats count.
+      const folding = this.folding;
+      this.folding = false;
       for (const id of fresh) this.applyLinks(id, recordId, timestamp);
+      this.folding = folding;
     }
   }
 
@@ -798,15 +874,18 @@ export class ResolverEngine {
   private rejectLink(a: number, b: number, rule: string, source: string, recordId: string, timestamp: number): void {
     const ka = this.key(a);
     const kb = this.key(b);
-    const k = `${ka}\u0001${kb}\u0001${rule}`;
+    // Per pair: it keeps the rule that first refused it (see RejectedLink).
+    const k = `${ka}\u0001${kb}`;
     this.stats.rejectedLinks++;
-    const e = this.rejectedLinks.get(k);
+    let e = this.rejectedLinks.get(k);
     if (e) {
       e.count++;
-      e.lastSeen = timestamp;
+      e.lastSeen = Math.max(e.lastSeen, timestamp);
     } else {
-      this.rejectedLinks.set(k, { a: ka, b: kb, rule, source, recordId, timestamp, lastSeen: timestamp, count: 1 });
+      e = { a: ka, b: kb, rule, source, recordId, timestamp, lastSeen: timestamp, count: 1 };
+      this.rejectedLinks.set(k, e);
     }
+    if (this.folding) this.foldedRefusals.push(e);
   }
 
   private sourceId(source: string): number {
@@ -830,7 +909,8 @@ export class ResolverEngine {
       const o = e * 4;
       if (ints[o] === a && ints[o + 1] === b && ints[o + 2] === src) {
         ints[o + 3] = (ints[o + 3] as number) + 1;
-        this.edgeTimes[e * 2 + 1] = timestamp;
+        if (timestamp > (this.edgeTimes[e * 2 + 1] as number)) this.edgeTimes[e * 2 + 1] = timestamp;
+        if (this.folding) this.foldedEdges.push(e);
         return;
       }
       slot = (slot + 1) & mask;
@@ -846,6 +926,7 @@ export class ResolverEngine {
     this.edgeTimes[e * 2 + 1] = timestamp;
     this.edgeFirstRecord[e] = recordId;
     table[slot] = e;
+    if (this.folding) this.foldedEdges.push(e);
     if (this.edgeCount * 2 > table.length) this.rehashEdges();
   }
 
@@ -923,6 +1004,13 @@ export class ResolverEngine {
     return { key: this.key(id), type: this.typeNames[t] as string, value: this.value(id), profileId, firstSeen: this.firstSeen[id] as number };
   }
 
+  /** The last record applied or folded, null when none was. */
+  private checkpoint(): Checkpoint | null {
+    if (!this.hasCheckpoint) return null;
+    const last = { timestamp: this.lastTimestamp, recordId: this.lastRecordId };
+    return this.foldedEnd && compareRecordOrder(this.foldedEnd, last) > 0 ? { ...this.foldedEnd } : last;
+  }
+
   /** The changes of this run: new identifiers, identifiers whose profile changed, edges, … */
   diff(): ResolutionDiff {
     const identifiers: IdentifierAssignment[] = [];
@@ -952,7 +1040,7 @@ export class ResolverEngine {
       rejectedLinks: [...this.rejectedLinks.values()],
       rejectedIdentifiers: [...this.rejectedIdentifiers.values()],
       removed: { identifiers: [], edges: [], redirects: [] },
-      checkpoint: this.hasCheckpoint ? { timestamp: this.lastTimestamp, recordId: this.lastRecordId } : null,
+      checkpoint: this.checkpoint(),
       stats: { ...this.stats },
     };
   }

@@ -204,6 +204,100 @@ describe('incremental resolution equals a rebuild', () => {
   });
 });
 
+/**
+ * The records grouped as a rebuild reads them from ClickHouse: one per (source, identifiers), the
+ * first of each group carrying how many more there were and the last of them.
+ */
+function folded(records: IdentityRecord[]): IdentityRecord[] {
+  const groups = new Map<string, IdentityRecord>();
+  for (const r of records) {
+    const key = JSON.stringify([r.source, r.identifiers]);
+    const group = groups.get(key);
+    if (!group) groups.set(key, { ...r });
+    else group.repeats = { count: (group.repeats?.count ?? 0) + 1, last: { timestamp: r.timestamp, recordId: r.recordId } };
+  }
+  return [...groups.values()];
+}
+
+describe('a rebuild from records folded by (source, identifiers)', () => {
+  // Few distinct identifier sets, so most records repeat one: shared devices, family emails and
+  // blocklisted values make the repeats refuse links too.
+  const streamArb = fc
+    .tuple(
+      fc.array(fc.uniqueArray(fc.integer({ min: 0, max: ALPHABET.length - 1 }), { minLength: 0, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.record({ t: fc.integer({ min: 0, max: 40 }), set: fc.nat(), source: fc.constantFrom('events', 'crm') }), { minLength: 1, maxLength: 50 }),
+    )
+    .map(([sets, picks]) => toRecords(picks.map((p) => ({ t: p.t, ids: sets[p.set % sets.length]!, source: p.source }))));
+  const noLinks = overridesArb.map((o) => toOverrides({ ...o, links: [] }));
+
+  it('gives the same diff as the records one by one, when no link override can break a limit', () => {
+    fc.assert(
+      fc.property(streamArb, noLinks, (records, overrides) => {
+        const expected = rebuild(records, tight, { overrides });
+        const actual = rebuild(folded(records), tight, { overrides });
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('with link overrides, folds the repeats of records that linked all their identifiers', () => {
+    fc.assert(
+      fc.property(streamArb, overridesArb.map(toOverrides), (records, overrides) => {
+        const expected = rebuild(records, tight, { overrides });
+        // Only groups whose first record refused nothing are folded.
+        const clean = folded(records).flatMap((group) => {
+          const single = { ...group, repeats: undefined };
+          const alone = rebuild([...records.filter((r) => compareRecordOrder(r, group) < 0), single], tight, { overrides });
+          const before = rebuild(records.filter((r) => compareRecordOrder(r, group) < 0), tight, { overrides });
+          if (alone.stats.rejectedLinks === before.stats.rejectedLinks || !group.repeats) return [group];
+          return records.filter((r) => JSON.stringify([r.source, r.identifiers]) === JSON.stringify([group.source, group.identifiers]));
+        });
+        clean.sort((a, b) => compareRecordOrder(a, b));
+        expect(rebuild(clean, tight, { overrides })).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  const rec = (id: string, t: number, ...ids: [string, string][]): IdentityRecord => ({
+    recordId: id,
+    source: 'events',
+    timestamp: t,
+    identifiers: ids.map(([type, value]) => ({ type, value })),
+  });
+
+  it('counts a repeated refusal under the rule that first refused the pair', () => {
+    // m3 is refused for the email limit (2); by m6 both sides also hold a user id, so the same
+    // pair now breaks the user_id limit too. It stays one refused pair, under its first rule.
+    const records = [
+      rec('m1', 1, ['anonymous_id', 'a1'], ['email', 'b@x.io']),
+      rec('m2', 2, ['anonymous_id', 'a1'], ['email', 'c@x.io']),
+      rec('m3', 3, ['email', 'a@x.io'], ['anonymous_id', 'a1']),
+      rec('m4', 4, ['email', 'a@x.io'], ['user_id', 'u1']),
+      rec('m5', 5, ['anonymous_id', 'a1'], ['user_id', 'u2']),
+      rec('m6', 6, ['email', 'a@x.io'], ['anonymous_id', 'a1']),
+    ];
+    const expected = rebuild(records, tight);
+    expect(expected.rejectedLinks).toMatchObject([{ a: 'email:a@x.io', b: 'anonymous_id:a1', rule: 'email limit 2', count: 2, lastSeen: 6 }]);
+    expect(rebuild(folded(records), tight)).toEqual(expected);
+  });
+
+  it('refuses to fold a refusal that a link override or Segment dropping could change', () => {
+    const records = [
+      rec('m1', 1, ['user_id', 'u1'], ['anonymous_id', 'a1']),
+      { ...rec('m2', 2, ['user_id', 'u2'], ['anonymous_id', 'a1']), repeats: { count: 3, last: { timestamp: 9, recordId: 'm9' } } },
+    ];
+    const overrides = { links: [{ a: 'user_id:u1', b: 'user_id:u3' }], unlinks: [], tombstones: [] };
+    expect(() => rebuild(records, tight, { overrides })).toThrow(/cannot be folded/);
+    expect(() => rebuild(records, loose)).toThrow(/cannot be folded/);
+    const diff = rebuild(records, tight);
+    expect(diff.rejectedLinks).toMatchObject([{ a: 'user_id:u2', b: 'anonymous_id:a1', rule: 'user_id limit 1', count: 4, lastSeen: 9 }]);
+    expect(diff.checkpoint).toEqual({ timestamp: 9, recordId: 'm9' });
+    expect(diff.stats.records).toBe(5);
+  });
+});
+
 describe('manual overrides on a resolved graph (recompute)', () => {
   const config = parseIdentityConfig({});
   const rec = (id: string, t: number, ...ids: [string, string][]): IdentityRecord => ({
