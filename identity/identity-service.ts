@@ -158,10 +158,12 @@ export class IdentityService {
     const engine = new ResolverEngine(this.config, null, { capacity: 1 << 16 });
     engine.addOverrides(overrides);
     const read = { events: 0, cdc: 0, crm: 0 };
-    const { cursors, seconds } = await streamAllRecords(this.ch, { settleMs: this.settleMs }, (record) => {
-      read[streamOf(record.source)]++;
+    let reported = 0;
+    const fold = engine.foldsRefusals;
+    const { cursors, seconds } = await streamAllRecords(this.ch, { settleMs: this.settleMs, fold }, (record) => {
+      read[streamOf(record.source)] += 1 + (record.repeats?.count ?? 0);
       engine.applyRecord(record);
-      if (onProgress && engine.stats.records % 100_000 === 0) onProgress(engine.stats.records);
+      if (onProgress && engine.stats.records >= reported + 100_000) onProgress((reported = engine.stats.records));
     });
     const timer = phaseTimer(started);
     timer.lap('resolve');

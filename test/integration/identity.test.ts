@@ -6,6 +6,7 @@ import { streamAllRecords } from '../../identity/source-records.ts';
 import { loadStagingGraph, swapInStagingGraph } from '../../identity/graph-reload.ts';
 import { PostgresIdentityRepository } from '../../identity/postgres-identity-repository.ts';
 import type { IdentityRecord } from '../../identity/extract.ts';
+import { rebuild } from '../../identity/resolver.ts';
 import { shopMessages } from '../../benchmarks/generator/shop.ts';
 
 let t = Date.parse('2026-02-01T00:00:00Z');
@@ -154,6 +155,28 @@ describe('identity resolution on PostgreSQL and ClickHouse', () => {
     await expect(identity.lookup('anonymous_id:second-copy')).rejects.toThrow('No profile');
   });
 
+  it('folds records with the same identifiers at their first, in (timestamp, record id) order, ties and times before 1970 included', async () => {
+    const at = '2026-03-01T00:00:00.000Z';
+    await ingest([
+      { type: 'page', anonymousId: 'fold-anon', messageId: 'fold-b', timestamp: at },
+      { type: 'page', anonymousId: 'fold-anon', messageId: 'fold-c', timestamp: at },
+      { type: 'page', anonymousId: 'fold-anon', messageId: 'fold-z', timestamp: '1969-12-31T23:59:58.000Z' },
+      { type: 'page', anonymousId: 'fold-anon', messageId: 'fold-a', timestamp: at },
+    ]);
+    const read = async (fold: boolean) => {
+      const records: IdentityRecord[] = [];
+      await streamAllRecords(stores.ch, { settleMs: 0, fold }, (r) => {
+        if (r.identifiers.some((i) => i.value === 'fold-anon')) records.push(structuredClone(r));
+      });
+      return records;
+    };
+    expect((await read(false)).map((r) => r.recordId)).toEqual(['fold-z', 'fold-a', 'fold-b', 'fold-c']);
+    const folded = await read(true);
+    expect(folded).toEqual([
+      { recordId: 'fold-z', source: 'events', timestamp: -2000, identifiers: [{ type: 'anonymous_id', value: 'fold-anon' }], repeats: { count: 3, last: { timestamp: Date.parse(at), recordId: 'fold-c' } } },
+    ]);
+  });
+
   it('copies the identity map to ClickHouse', async () => {
     const pg = await stores.pg.sql<{ key: string; profile_id: string }[]>`SELECT key, profile_id FROM identity_identifiers ORDER BY key`;
     const ch = await stores.ch.query<{ key: string; profile_id: string }>(
@@ -217,10 +240,10 @@ describe('incremental runs and a rebuild give the same graph', () => {
     expect(await incremental.syncMap()).toBe(0);
 
     // Small pages (each asked for while the previous one is resolved) stream the same records.
-    const stream = async (pageSize?: number) => {
+    const stream = async (pageSize?: number, fold = false) => {
       const records: IdentityRecord[] = [];
-      const { cursors } = await streamAllRecords(stores.ch, { settleMs: 0, pageSize }, (r) => records.push(structuredClone(r)));
-      return { records, cursors };
+      const { cursors, records: read } = await streamAllRecords(stores.ch, { settleMs: 0, pageSize, fold }, (r) => records.push(structuredClone(r)));
+      return { records, cursors, read };
     };
     // Pages are read on one thread by a setting of their statement: the session keeps its own.
     await stores.ch.command('SET max_threads = 3');
@@ -229,6 +252,15 @@ describe('incremental runs and a rebuild give the same graph', () => {
     expect(whole.records).toHaveLength(messages.length);
     expect(await stream(37)).toEqual(whole);
     expect(await stream(messages.length)).toEqual(whole);
+    // Folded: one record per (source, identifier fields), carrying its repeats; the same cursors,
+    // as many records in all, and the same graph.
+    const folded = await stream(37, true);
+    expect(folded.read).toBe(messages.length);
+    expect(folded.records.length).toBeLessThan(messages.length / 2);
+    expect(folded.records.reduce((n, r) => n + 1 + (r.repeats?.count ?? 0), 0)).toBe(messages.length);
+    expect(folded.cursors).toEqual(whole.cursors);
+    const { config } = services.identity;
+    expect(rebuild(folded.records, config)).toEqual(rebuild(whole.records, config));
   });
 });
 
