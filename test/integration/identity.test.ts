@@ -212,12 +212,17 @@ describe('incremental runs and a rebuild give the same graph', () => {
     });
     const indexes = () => stores.pg.sql`
       SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'identity_%' ORDER BY tablename, indexname`;
+    const constraints = () => stores.pg.sql`
+      SELECT conrelid::regclass::text AS table, conname, contype, pg_get_constraintdef(oid) AS definition
+      FROM pg_constraint WHERE conrelid::regclass::text LIKE 'identity_%' ORDER BY 1, 2`;
     // The tables as the migrations define them: columns (collations, defaults), owned sequences.
     const tables = () => stores.pg.sql`
       SELECT table_name, column_name, data_type, collation_name, column_default, is_nullable,
              pg_get_serial_sequence(table_name, column_name) AS owned_sequence
       FROM information_schema.columns WHERE table_name LIKE 'identity_%' ORDER BY table_name, column_name`;
     const indexesBefore = await indexes();
+    const constraintsBefore = await constraints();
+    expect(constraintsBefore.filter((c) => c.contype === 'p').length).toBeGreaterThanOrEqual(6);
     const tablesBefore = await tables();
     const afterIncremental = await snapshot();
     expect(afterIncremental.map.length).toBeGreaterThan(500);
@@ -229,6 +234,7 @@ describe('incremental runs and a rebuild give the same graph', () => {
     expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
     // The bulk load put every key and index back as the migrations define them.
     expect(await indexes()).toEqual(indexesBefore);
+    expect(await constraints()).toEqual(constraintsBefore);
     expect(await tables()).toEqual(tablesBefore);
     // The rebuild's map reached ClickHouse (written from memory, escapes included), and the copy's
     // checkpoint is past it: the next sync has nothing to do.
