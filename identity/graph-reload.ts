@@ -4,15 +4,10 @@
  * in one short transaction at the end. Until then readers see the old graph; the swap renames
  * tables, so they see the old graph or the new one, never a mix.
  *
- * A bulk load: each copy is created without keys or indexes and filled with COPY in one
- * transaction (rows written frozen: the table is new in it); then its primary key and indexes are
- * built once, by sorting, from the live table's definitions (the migrations stay their source),
- * and it is analyzed. The swap renames them back to their live names, so the schema is unchanged.
- *
- * The work is spread over two cores: a COPY is paced by Node writing the rows' text, an index build
- * is PostgreSQL alone, so the identifiers' indexes are built while the other tables are copied, and
- * index builds run two at a time. A primary key is built as a unique index and attached to its
- * constraint afterwards (`ADD CONSTRAINT ... USING INDEX`), so it can be built beside the others.
+ * A bulk load: each copy is created without keys or indexes, filled with COPY (rows written
+ * frozen: the table is new in the same transaction), then its primary key and indexes are built
+ * once, by sorting, from the live table's definitions (the migrations stay their source), and
+ * analyzed. The swap renames them back to their live names, so the schema is unchanged.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -66,8 +61,8 @@ async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows:
 interface IndexDefinition {
   table: GraphTable;
   name: string;
-  /** The table's primary key (built as a unique index, then attached to the constraint). */
-  primaryKey: boolean;
+  /** Set for a primary key: its definition (`PRIMARY KEY (key)`). */
+  constraint: string | null;
   unique: boolean;
   /** The index definition from its method on (`USING btree (profile_id)`). */
   using: string;
@@ -76,7 +71,7 @@ interface IndexDefinition {
 async function graphIndexes(tx: Tx): Promise<IndexDefinition[]> {
   const rows = await tx<(Omit<IndexDefinition, 'using'> & { definition: string })[]>`
     SELECT t.relname AS table, x.relname AS name, i.indisunique AS unique,
-           c.oid IS NOT NULL AS "primaryKey",
+           CASE WHEN c.oid IS NULL THEN NULL ELSE pg_get_constraintdef(c.oid) END AS constraint,
            pg_get_indexdef(i.indexrelid) AS definition
     FROM pg_index i
     JOIN pg_class t ON t.oid = i.indrelid
@@ -100,73 +95,48 @@ async function ownedSequences(tx: Tx): Promise<{ sequence: string; table: GraphT
 
 const stagingIndex = (name: string) => staging(name.slice(0, 63 - '_rebuild'.length));
 
-/** Creates the staging copy of `table` and COPYs `rows` into it (`line` writes one in COPY text). */
-function copyTable<T>(sql: Sql, table: GraphTable, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
+/**
+ * Creates the staging copy of `table`, COPYs `rows` into it (`line` writes one in COPY text), then
+ * builds its keys and indexes and its statistics; one transaction.
+ */
+function loadTable<T>(sql: Sql, indexes: readonly IndexDefinition[], table: GraphTable, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
   const into = staging(table);
   return sql.begin(async (tx) => {
+    await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx.unsafe(`DROP TABLE IF EXISTS ${into}`);
     // LIKE copies the columns (collations included), defaults and checks; not the indexes.
     await tx.unsafe(`CREATE TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)`);
     await copyRows(tx, into, cols, rows, line);
+    for (const ix of indexes.filter((i) => i.table === table)) {
+      if (ix.constraint) await tx.unsafe(`ALTER TABLE ${into} ADD CONSTRAINT ${stagingIndex(ix.name)} ${ix.constraint}`);
+      else await tx.unsafe(`CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${stagingIndex(ix.name)} ON ${into} ${ix.using}`);
+    }
+    // Fresh statistics, or the planner treats the new tables as empty.
+    await tx.unsafe(`ANALYZE ${into}`);
   }) as Promise<void>;
-}
-
-/** Builds one index of a loaded staging copy (a primary key's as a unique index, attached later). */
-function buildIndex(sql: Sql, ix: IndexDefinition): Promise<void> {
-  return sql.begin(async (tx) => {
-    await tx`SET LOCAL maintenance_work_mem = '1GB'`;
-    await tx.unsafe(`CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${stagingIndex(ix.name)} ON ${staging(ix.table)} ${ix.using}`);
-  }) as Promise<void>;
-}
-
-/** Runs `tasks` at most `limit` at a time; rejects with the first failure once the others are done. */
-async function runPool(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < tasks.length) await (tasks[next++] as () => Promise<void>)();
-  };
-  const lanes = await Promise.allSettled(Array.from({ length: limit }, lane));
-  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /**
- * Loads `diff` into the staging copies. The identifiers first; their indexes are built while the
- * other tables are copied; then the indexes of those, two at a time; then the primary keys are
- * attached and the copies analyzed. The identifiers get versions `first`, `first + 1`, ... in
- * `diff.identifiers` order.
+ * Loads `diff` into the staging copies, each table in a transaction of its own. The identifiers
+ * get versions `first`, `first + 1`, ... in `diff.identifiers` order. (Two tables at a time on two
+ * connections was no faster on two cores: Node writing the COPY text and PostgreSQL parsing it
+ * already use both.)
  */
 export async function loadStagingGraph(sql: Sql, diff: ResolutionDiff, first: number): Promise<void> {
   const indexes = await graphIndexes(sql);
   const f = copyField;
-  const buildAll = (tables: readonly GraphTable[]) =>
-    runPool(indexes.filter((ix) => tables.includes(ix.table)).map((ix) => () => buildIndex(sql, ix)), 2);
-  await copyTable(sql, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
+  await loadTable(sql, indexes, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
     (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
-  const identifierIndexes = buildAll(['identity_identifiers']);
-  const copies = (async () => {
-    await copyTable(sql, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
-      (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
-    await copyTable(sql, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
-      (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
-    await copyTable(sql, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
-      (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
-    await copyTable(sql, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
-      (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-    await copyTable(sql, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
-      (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-  })();
-  // Both settle before either failure is thrown: nothing is left running on the staging copies.
-  const [built, copied] = await Promise.allSettled([identifierIndexes, copies]);
-  for (const r of [copied, built]) if (r.status === 'rejected') throw r.reason;
-  await buildAll(GRAPH_TABLES.filter((t) => t !== 'identity_identifiers'));
-  await sql.begin(async (tx) => {
-    for (const ix of indexes) {
-      if (ix.primaryKey) await tx.unsafe(`ALTER TABLE ${staging(ix.table)} ADD CONSTRAINT ${stagingIndex(ix.name)} PRIMARY KEY USING INDEX ${stagingIndex(ix.name)}`);
-    }
-  });
-  // Fresh statistics, or the planner treats the new tables as empty.
-  await runPool(GRAPH_TABLES.map((table) => async () => void (await sql.unsafe(`ANALYZE ${staging(table)}`))), 2);
+  await loadTable(sql, indexes, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
+    (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
+  await loadTable(sql, indexes, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
+    (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
+  await loadTable(sql, indexes, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
+    (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
+  await loadTable(sql, indexes, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
+    (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+  await loadTable(sql, indexes, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
+    (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
 }
 
 /**
@@ -185,7 +155,7 @@ export async function swapInStagingGraph(tx: Tx): Promise<void> {
   await tx.unsafe(`DROP TABLE ${GRAPH_TABLES.join(', ')}`);
   for (const table of GRAPH_TABLES) await tx.unsafe(`ALTER TABLE ${staging(table)} RENAME TO ${table}`);
   for (const ix of indexes) {
-    if (ix.primaryKey) await tx.unsafe(`ALTER TABLE ${ix.table} RENAME CONSTRAINT ${stagingIndex(ix.name)} TO ${ix.name}`);
+    if (ix.constraint) await tx.unsafe(`ALTER TABLE ${ix.table} RENAME CONSTRAINT ${stagingIndex(ix.name)} TO ${ix.name}`);
     else await tx.unsafe(`ALTER INDEX ${stagingIndex(ix.name)} RENAME TO ${ix.name}`);
   }
 }
