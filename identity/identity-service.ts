@@ -159,8 +159,7 @@ export class IdentityService {
     engine.addOverrides(overrides);
     const read = { events: 0, cdc: 0, crm: 0 };
     let reported = 0;
-    const fold = engine.foldsRefusals;
-    const { cursors, seconds } = await streamAllRecords(this.ch, { settleMs: this.settleMs, fold }, (record) => {
+    const { cursors, seconds } = await streamAllRecords(this.ch, { settleMs: this.settleMs, fold: engine.foldsRefusals }, (record) => {
       read[streamOf(record.source)] += 1 + (record.repeats?.count ?? 0);
       engine.applyRecord(record);
       if (onProgress && engine.stats.records >= reported + 100_000) onProgress((reported = engine.stats.records));

@@ -44,7 +44,8 @@ function emptyRow(): Row {
 
 /**
  * The columns every stream's query yields, in order, named so a rebuild can group by them. After
- * them come the columns of a folded group (`GROUP_COLUMNS`); a record read alone is a group of one.
+ * them come a group's: repeats, last record, latest ingested (`scratchRows`); a record read alone
+ * is a group of one (`SINGLE_RECORD`).
  */
 const UNIFIED = [
   'rid', 'ts', 'ingested', 'record_source', 'user_id', 'anonymous_id', 'previous_id',
