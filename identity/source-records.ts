@@ -133,6 +133,9 @@ const CRM: StreamSql = {
 
 const STREAMS: Record<StreamName, StreamSql> = { events: EVENTS, cdc: CDC, crm: CRM };
 
+/** Rows ingested at least `settle` ms ago: inserts still in flight commit later. */
+const SETTLED = 'ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})';
+
 const TSV_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', '0': '\0' };
 
 /** Undoes ClickHouse's TabSeparated escaping (backslash sequences). */
@@ -252,7 +255,7 @@ export async function readNewRecords(
   // The plain range on ingested_at is what the skip index can use; the tuple makes it exact.
   const isNew = `ingested_at >= fromUnixTimestamp64Milli({at:Int64})
     AND (ingested_at, ${s.recordId}) > (fromUnixTimestamp64Milli({at:Int64}), {id:String})
-    AND ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`;
+    AND ${SETTLED}`;
   const text = await queryText(
     ch,
     `SELECT ${s.columns}, ${SINGLE_RECORD} FROM ${table}
@@ -309,10 +312,9 @@ const ridOf = (key: string) => `substring(${key}, 9)`;
  * carrying how many more there were, the last of them and the latest ingested.
  */
 function scratchRows(ch: Clickhouse, fold: boolean): string {
-  const settled = `ingested_at <= now64(3) - toIntervalMillisecond({settle:UInt32})`;
   const records = STREAM_NAMES.map((name) => {
     const s = STREAMS[name];
-    return `SELECT ${s.columns} FROM ${s.folded(ch)} WHERE ${settled} AND ${s.where}`;
+    return `SELECT ${s.columns} FROM ${s.folded(ch)} WHERE ${SETTLED} AND ${s.where}`;
   }).join(' UNION ALL ');
   if (!fold) return `SELECT *, ${SINGLE_RECORD} FROM (${records})`;
   const fields = IDENTITY_FIELDS.join(', ');
