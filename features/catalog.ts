@@ -1,7 +1,7 @@
 /** The feature catalog: what each feature is, where it comes from, and its latest statistics. Pure. */
 import type { FeatureStatistics } from './feature-statistics.ts';
 import { describeAggregation, describeSource, renderExpr, type Feature, type FeatureSet } from './feature-model.ts';
-import { effectiveDefault } from './compiler/profile-sql.ts';
+import { effectiveDefault } from './compiler/aggregation-sql.ts';
 import type { Literal } from './declarations.ts';
 
 export interface CatalogEntry {

@@ -16,9 +16,25 @@
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
 import type { Postgres } from '../src/clients/postgres.ts';
 import { readCheckpoint, writeCheckpoint } from '../src/jobs/checkpoints.ts';
-import { allProfilesSql, compileRun, featureSetSignature, groupTableSql, type CompileContext, type CompiledRun } from './compiler/compile.ts';
-import { groupFeatures, groupWindows, timeBandsCondition, touchedKeysSql, touchedMapSql, touchedProfilesSql, touchedRowsSql, type FeatureGroup, type RunScope } from './compiler/group-sql.ts';
-import { clockUpdateSql, createProfilesTableSql } from './compiler/profile-sql.ts';
+import { allProfilesSql, compileRun, featureSetSignature, foldedRowsSql, groupTableSql, type CompileContext, type CompiledRun } from './compiler/compile.ts';
+import {
+  deltaCandidatesSql,
+  deltaCopiesSql,
+  deltaRowsSql,
+  foldWindows,
+  groupFeatures,
+  groupWindows,
+  rowKeysSql,
+  timeBandsCondition,
+  touchedKeysSql,
+  touchedMapSql,
+  touchedProfilesSql,
+  touchedRowsSql,
+  type DeltaSpan,
+  type FeatureGroup,
+  type RunScope,
+} from './compiler/group-sql.ts';
+import { clockUpdateSql, createProfilesTableSql, visibleColumns } from './compiler/profile-sql.ts';
 import { sourceSql } from './compiler/source-sql.ts';
 import { timeLiteral } from './compiler/sql.ts';
 import type { AggregateFeature, FeatureSet } from './feature-model.ts';
@@ -68,6 +84,8 @@ export interface RunSummary {
   profiles: number;
   /** Profiles recomputed (all of them in a full run). */
   touched: number;
+  /** In an incremental run, the touched profiles computed from all their rows (the others had their new rows folded into their states). */
+  recomputed?: number;
   features: number;
   seconds: number;
   steps: { step: string; seconds: number }[];
@@ -87,6 +105,22 @@ export interface RunnerOptions {
 export function compileContextFor(table: (name: string) => string, identifierRule: CompileContext['identifierRule'], identityMap = table(IDENTITY_SNAPSHOT)): CompileContext {
   return { table, identifierRule, identityMap };
 }
+
+/** Scratch tables of an incremental run: the profiles touched, and those of them computed from all their rows. */
+interface TouchedTables {
+  touched: string;
+  recompute: string;
+}
+
+interface Touched {
+  touched: number;
+  recompute: number;
+  /** The delta rows of append-only groups (tables), by group key. */
+  deltas: Map<string, string>;
+}
+
+/** Inserts in blocks of a granule (a Memory table is then read by as many threads as there are cores). */
+const SMALL_BLOCKS = 'min_insert_block_size_rows = 8192, min_insert_block_size_bytes = 0, max_block_size = 8192';
 
 const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
 
@@ -139,28 +173,29 @@ export class FeatureRunner {
       step(0);
       const mapVersion = await currentMapVersion(ch);
       const fullReason = await this.fullReason(set, previous, signature, options);
-      const touchedTable = scratchTable(runId, 'touched');
-      if (!fullReason) await ch.command(`CREATE TABLE ${ch.table(touchedTable)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
-      await syncIdentitySnapshot(ch, mapVersion, { touched: fullReason ? undefined : touchedTable, scratch: scratchTable(runId, 'map_changes') });
+      const tables: TouchedTables = { touched: scratchTable(runId, 'touched'), recompute: scratchTable(runId, 'recompute') };
+      if (!fullReason) for (const t of Object.values(tables)) await ch.command(`CREATE TABLE ${ch.table(t)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
+      await syncIdentitySnapshot(ch, mapVersion, { touched: fullReason ? undefined : tables.recompute, scratch: scratchTable(runId, 'map_changes') });
 
       step(1);
-      let touched = 0;
+      let found: Touched | undefined;
       let mode: RunSummary['mode'] = 'full';
       let reason = fullReason;
       if (!fullReason) {
-        touched = await this.findTouched(groups, ctx, touchedTable, previous!, { asOfMs, ingestedMs });
-        if (touched > INCREMENTAL_LIMIT * (previous!.profiles ?? 0)) reason = `${touched} of ${previous!.profiles} profiles touched`;
+        found = await this.findTouched(groups, ctx, tables, previous!, { asOfMs, ingestedMs }, runId);
+        if (found.touched > INCREMENTAL_LIMIT * (previous!.profiles ?? 0)) reason = `${found.touched} of ${previous!.profiles} profiles touched`;
         else mode = 'incremental';
       }
 
       step(2);
-      if (mode === 'incremental') await this.writeIncremental(set, ctx, groups, previous!.table, table, touchedTable, runId, asOfMs);
+      const span: DeltaSpan = { previousAsOfMs: previous?.asOfMs ?? asOfMs, asOfMs, previousIngestedMs: previous?.ingestedMs ?? ingestedMs, ingestedMs };
+      if (mode === 'incremental') await this.writeIncremental(set, ctx, groups, previous!.table, table, tables, found!, runId, span);
       else await this.writeFull(set, ctx, table, runId, asOfMs);
       const [count] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table(table)}`);
       const profiles = Number(count?.n ?? 0);
 
       step(3);
-      await swapProfiles(ch, table);
+      await swapProfiles(ch, table, visibleColumns(set));
       swapped = true;
       await dropOldVersions(ch, [table, ...(previous ? [previous.table] : [])]);
 
@@ -179,7 +214,7 @@ export class FeatureRunner {
           table_name: table,
           signature,
           profiles,
-          touched: mode === 'full' ? profiles : touched,
+          touched: mode === 'full' ? profiles : found!.touched,
           features: set.features.length,
           seconds,
         },
@@ -192,7 +227,8 @@ export class FeatureRunner {
           asOf: new Date(asOfMs).toISOString(),
           table,
           profiles,
-          touched: mode === 'full' ? profiles : touched,
+          touched: mode === 'full' ? profiles : found!.touched,
+          ...(mode === 'incremental' && { recomputed: found!.recompute }),
           features: set.features.length,
           seconds,
           steps,
@@ -231,28 +267,56 @@ export class FeatureRunner {
     return undefined;
   }
 
-  /** Adds the profiles touched since `previous` to `touchedTable`; returns how many there are. */
-  private async findTouched(groups: FeatureGroup[], ctx: CompileContext, touchedTable: string, previous: FeatureCheckpoint, now: { asOfMs: number; ingestedMs: number }): Promise<number> {
+  /**
+   * Finds the profiles touched since `previous`. Those whose rows can be folded into their stored
+   * states (new rows of append-only sources, rows the as-of edge reached or an invertible window
+   * left) go to `touched` with their delta rows (`deltas`, by group); the others (identifiers that
+   * moved, changed rows of CDC and CRM sources, windows of other features, duplicated messages)
+   * go to `recompute` too, and are computed from all their rows.
+   */
+  private async findTouched(groups: FeatureGroup[], ctx: CompileContext, tables: TouchedTables, previous: FeatureCheckpoint, now: { asOfMs: number; ingestedMs: number }, runId: number): Promise<Touched> {
     const ch = this.ch;
-    const touched = ch.table(touchedTable);
+    const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
+    const scratch = this.scratch(runId);
+    const deltas = new Map<string, string>();
+    const addProfiles = async (group: FeatureGroup, to: string, keyed: string, keysSql: string) => {
+      await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${keysSql} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec('their profiles', `INSERT INTO ${to} ${touchedProfilesSql(group, ctx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
+    };
     for (const [i, group] of groups.entries()) {
-      const { ingestedAt } = sourceSql(group.source, ctx).changes;
+      const src = sourceSql(group.source, ctx);
+      const windowBands = (windows: number[]) => windows.map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w })).filter((b) => b.toMs > b.fromMs);
+      const { ingestedAt } = src.changes;
       const ingested = `(${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)})`;
-      const bands = groupWindows(group).map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w }));
-      const crossed = timeBandsCondition(group, ctx, bands.filter((b) => b.toMs > b.fromMs));
-      const condition = crossed ? `${ingested} OR ${crossed}` : ingested;
-      const keyed = ch.table(`${touchedTable}_keys${i}`);
-      await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${touchedKeysSql(group, ctx, condition)} ${FEATURE_QUERY_SETTINGS}`);
-      await this.exec(`their profiles`, `INSERT INTO ${touched} ${touchedProfilesSql(group, ctx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
+      if (!src.appendOnly) {
+        const crossed = timeBandsCondition(group, ctx, windowBands(groupWindows(group)));
+        await addProfiles(group, recompute, scratch(`keys${i}`), touchedKeysSql(group, ctx, crossed ? `${ingested} OR ${crossed}` : ingested));
+        continue;
+      }
+      const span = { previousAsOfMs: previous.asOfMs, asOfMs: now.asOfMs, previousIngestedMs: previous.ingestedMs, ingestedMs: now.ingestedMs };
+      const [candidates, copies, delta, again] = ['candidates', 'copies', 'delta', 'again'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
+      await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
+      // In blocks of a granule: a Memory table is read by one thread per block.
+      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'fold')} SETTINGS ${SMALL_BLOCKS}`);
+      await ch.command(`CREATE TABLE ${again} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'recompute')}`);
+      deltas.set(group.key, delta);
+      await addProfiles(group, touched, scratch(`keys${i}`), rowKeysSql(group, ctx, delta));
+      await addProfiles(group, recompute, scratch(`again_keys${i}`), rowKeysSql(group, ctx, again));
+      const crossed = timeBandsCondition(group, ctx, windowBands(foldWindows(group, ctx, false)));
+      if (crossed) await addProfiles(group, recompute, scratch(`crossed_keys${i}`), touchedKeysSql(group, ctx, crossed));
     }
-    const [row] = await ch.query<{ n: string }>(`SELECT uniqExact(profile_id) AS n FROM ${touched}`);
-    return Number(row?.n ?? 0);
+    await ch.command(`INSERT INTO ${touched} SELECT profile_id FROM ${recompute}`);
+    const [row] = await ch.query<{ touched: string; recompute: string }>(
+      `SELECT (SELECT uniqExact(profile_id) FROM ${touched}) AS touched, (SELECT uniqExact(profile_id) FROM ${recompute}) AS recompute`,
+    );
+    return { touched: Number(row?.touched ?? 0), recompute: Number(row?.recompute ?? 0), deltas };
   }
 
   private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, runId: number, asOfMs: number): Promise<void> {
     const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), this.scratch(runId));
     const target = this.ch.table(table);
-    await this.ch.command(createProfilesTableSql(target, set));
+    await this.ch.command(createProfilesTableSql(target, set, run.states));
     if (run.direct) {
       await this.createLookups(run);
       const { group, features } = run.queries[0]!;
@@ -280,26 +344,52 @@ export class FeatureRunner {
     }
   }
 
-  /** The previous version with the touched profiles' rows replaced and clock-reading features moved to `asOfMs`. */
-  private async writeIncremental(set: FeatureSet, ctx: CompileContext, groups: FeatureGroup[], previous: string, table: string, touchedTable: string, runId: number, asOfMs: number): Promise<void> {
+  /**
+   * The previous version with the touched profiles' rows replaced: folded (their stored states
+   * with the delta rows folded in) or recomputed from all their rows; then the clock-reading
+   * features moved to `asOfMs`.
+   */
+  private async writeIncremental(set: FeatureSet, ctx: CompileContext, groups: FeatureGroup[], previous: string, table: string, tables: TouchedTables, found: Touched, runId: number, span: DeltaSpan): Promise<void> {
     const ch = this.ch;
-    const touched = ch.table(touchedTable);
+    const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
+    await cloneTable(ch, previous, table);
+    await this.exec('delete the touched rows', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    if (found.recompute > 0) await this.recompute(set, ctx, groups, table, recompute, runId, span.asOfMs);
+    if (found.touched > found.recompute) {
+      const folded = ch.table(scratchTable(runId, 'folded'));
+      await ch.command(`CREATE TABLE ${folded} ENGINE = Memory AS SELECT DISTINCT profile_id FROM ${touched} WHERE profile_id NOT IN (SELECT profile_id FROM ${recompute})`);
+      const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles: folded, groups: {} };
+      for (const [i, group] of groups.entries()) {
+        const rows = found.deltas.get(group.key);
+        if (!rows) continue;
+        const map = ch.table(scratchTable(runId, `delta_map${i}`));
+        await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, rows)}`);
+        scope.groups[group.key] = { rows, map };
+      }
+      const scratch = this.scratch(runId);
+      const run = compileRun(set, ctx, span.asOfMs, scope, `SELECT profile_id FROM ${folded}`, (what) => scratch(`fold_${what}`), span);
+      await this.computeGroups(run);
+      const deltas = run.queries.map((q) => ({ features: q.features, table: q.table }));
+      await this.exec('fold the deltas into the states', `INSERT INTO ${ch.table(table)} ${foldedRowsSql(set, ctx, span.asOfMs, ch.table(previous), folded, deltas)} ${FEATURE_QUERY_SETTINGS}`);
+    }
+    const clock = clockUpdateSql(ch.table(table), set, timeLiteral(span.asOfMs));
+    if (clock) await this.exec('move clock-reading features', `${clock} SETTINGS mutations_sync = 2`);
+  }
+
+  /** Inserts the rows of the profiles in `profiles` computed from all their rows (the ones that still exist: merged-away ones only lose their row). */
+  private async recompute(set: FeatureSet, ctx: CompileContext, groups: FeatureGroup[], table: string, profiles: string, runId: number, asOfMs: number): Promise<void> {
+    const ch = this.ch;
     const ids = ch.table(scratchTable(runId, 'touched_ids'));
-    await this.exec('identifiers of the touched profiles', `CREATE TABLE ${ids} ENGINE = Memory AS SELECT id_type, id_value, profile_id FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
-    const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles: touched, groups: {} };
+    await this.exec('identifiers of the recomputed profiles', `CREATE TABLE ${ids} ENGINE = Memory AS SELECT id_type, id_value, profile_id FROM ${ctx.identityMap} WHERE profile_id IN (SELECT profile_id FROM ${profiles})`);
+    const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles, groups: {} };
     for (const [i, group] of groups.entries()) {
       const [rows, map] = [ch.table(scratchTable(runId, `rows${i}`)), ch.table(scratchTable(runId, `map${i}`))];
-      await this.exec(`rows of the touched profiles in ${group.label}`, `CREATE TABLE ${rows} ENGINE = Memory AS ${touchedRowsSql(group, ctx, timeLiteral(asOfMs), ids)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec(`rows of the recomputed profiles in ${group.label}`, `CREATE TABLE ${rows} ENGINE = Memory AS ${touchedRowsSql(group, ctx, timeLiteral(asOfMs), ids)} ${FEATURE_QUERY_SETTINGS}`);
       await this.exec(`their identifiers in the identity map`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, rows)}`);
       scope.groups[group.key] = { rows, map };
     }
-    // Touched profiles that still exist (merged-away ones only lose their row).
     const run = compileRun(set, ctx, asOfMs, scope, `SELECT DISTINCT profile_id FROM ${ids}`, this.scratch(runId));
     await this.computeGroups(run);
-    await cloneTable(ch, previous, table);
-    await this.exec('delete the touched rows', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
-    await this.exec('insert the touched rows', `INSERT INTO ${ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
-    const clock = clockUpdateSql(ch.table(table), set, timeLiteral(asOfMs));
-    if (clock) await this.exec('move clock-reading features', `${clock} SETTINGS mutations_sync = 2`);
+    await this.exec('insert the recomputed rows', `INSERT INTO ${ch.table(table)} ${run.select} ${FEATURE_QUERY_SETTINGS}`);
   }
 }

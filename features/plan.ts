@@ -32,7 +32,7 @@ export function buildPlan(set: FeatureSet, ctx: CompileContext, asOfMs: number, 
         ? `${lookups}-- a single source group: its query writes the rows of the new version directly (below)`
         : `${i === 0 ? lookups : ''}${groupTableSql(table, sql)}\n${FEATURE_QUERY_SETTINGS}`,
     })),
-    createTable: createProfilesTableSql(versionTable, set),
+    createTable: createProfilesTableSql(versionTable, set, run.states),
     insert: run.direct
       ? `INSERT INTO ${versionTable}\n${run.direct.rows}\n${FEATURE_QUERY_SETTINGS};\nINSERT INTO ${versionTable}\n${run.direct.missing(versionTable)}\n${FEATURE_QUERY_SETTINGS}`
       : `INSERT INTO ${versionTable}\n${run.select}\n${FEATURE_QUERY_SETTINGS}`,

@@ -5,6 +5,7 @@
  * retyping a feature needs no manual DDL.
  */
 import type { Clickhouse } from '../src/clients/clickhouse.ts';
+import { ident } from './compiler/sql.ts';
 
 export const PROFILES_VIEW = 'profiles';
 const VERSION_PREFIX = 'profiles_v';
@@ -19,9 +20,9 @@ export async function tableExists(ch: Clickhouse, name: string): Promise<boolean
   return Number(row?.n ?? 0) > 0;
 }
 
-/** Points `profiles` at `table`. */
-export async function swapProfiles(ch: Clickhouse, table: string): Promise<void> {
-  await ch.command(`CREATE OR REPLACE VIEW ${ch.table(PROFILES_VIEW)} AS SELECT * FROM ${ch.table(table)}`);
+/** Points `profiles` at `table`, showing its `columns` (not the hidden columns of feature states). */
+export async function swapProfiles(ch: Clickhouse, table: string, columns: string[]): Promise<void> {
+  await ch.command(`CREATE OR REPLACE VIEW ${ch.table(PROFILES_VIEW)} AS SELECT ${columns.map(ident).join(', ')} FROM ${ch.table(table)}`);
 }
 
 /** A copy of `from` that shares its data parts (hard links): instant, whatever its size. */

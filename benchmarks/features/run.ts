@@ -60,7 +60,8 @@ try {
   log(`generated in ${generated.toFixed(1)} s`);
 
   const features = new FeatureService(ch, stores.pg, { dir: DEFINITIONS, sources: EMPTY_SOURCES, identity: parseIdentityConfig({}), settleMs: 0, driftStddevs: 2.5 });
-  const count = (await features.load()).set.features.length;
+  const { set } = await features.load();
+  const count = set.features.length;
 
   log('full run (first: also copies the identity map)...');
   const [first, firstSeconds] = await seconds(() => features.run({ asOfMs: END, full: true }));
@@ -84,12 +85,13 @@ try {
   log('new events for 1% of the profiles, then an incremental run...');
   await generateEvents(ch, { people: PEOPLE, count: Math.round(PEOPLE / 20), first: EVENTS, endMs: END + 60_000, stride: 100 });
   const [incremental, incrementalSeconds] = await seconds(() => features.run({ asOfMs: END + 60_000 }));
-  log(`  ${incrementalSeconds.toFixed(2)} s (${incremental.mode}, ${fmt(incremental.touched)} profiles touched): ${steps(incremental)}`);
+  log(`  ${incrementalSeconds.toFixed(2)} s (${incremental.mode}, ${fmt(incremental.touched)} profiles touched, ${fmt(incremental.recomputed ?? 0)} of them recomputed): ${steps(incremental)}`);
   const [check] = await seconds(() => features.run({ asOfMs: END + 60_000, full: true }));
+  // The features (not the hidden state columns), floats aside: sums folded in another order differ in the last bits.
+  const compared = set.features.map((f) => f.name).filter((n) => !['revenue_30d', 'revenue_lifetime', 'average_order_value'].includes(n));
+  const columns = ['profile_id', ...compared].join(', ');
   const [same] = await ch.query<{ n: string }>(
-    `SELECT count() AS n FROM (
-       SELECT * EXCEPT (revenue_30d, revenue_lifetime, average_order_value) FROM ${ch.table(incremental.table)}
-       EXCEPT SELECT * EXCEPT (revenue_30d, revenue_lifetime, average_order_value) FROM ${ch.table(check.table)})`,
+    `SELECT count() AS n FROM (SELECT ${columns} FROM ${ch.table(incremental.table)} EXCEPT SELECT ${columns} FROM ${ch.table(check.table)})`,
   );
   if (Number(same!.n) !== 0) throw new Error(`the incremental run differs from a full run on ${same!.n} profiles`);
   log('  equal to a full run at the same time');

@@ -9,9 +9,9 @@
 import type { AggregateFeature, FieldRef, SourceRef, TypedExpr } from '../feature-model.ts';
 import { orderField, timeField } from '../source-fields.ts';
 import { describeSource, sourceKey } from '../feature-model.ts';
-import { aggregateCall, plainSql, type FieldReader } from './aggregation-sql.ts';
+import { featureState, partColumn, type FeatureState, type FieldReader } from './aggregation-sql.ts';
 import { fieldSql, normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
-import { CLICKHOUSE_TYPE, ident, indent, str } from './sql.ts';
+import { CLICKHOUSE_TYPE, ident, indent, str, timeLiteral } from './sql.ts';
 
 export interface FeatureGroup {
   /** `events`, `cdc:<source>:<table>`, `crm:<source>`. */
@@ -257,13 +257,13 @@ export function scanFields(group: FeatureGroup): ScanFields {
  * A group's rows of the scope, with the columns its features read, the JSON fields they read
  * (scanFields), and the profile each row belongs to as `_pid`.
  */
-function profileRowsSql(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext, fields: ScanFields, lookup: LookupOf): string {
+function profileRowsSql(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext, fields: ScanFields, lookup: LookupOf, delta: boolean): string {
   const { from, conditions, identityMap } = input(group, src, asOf, scope, ctx);
-  const rows = [`SELECT ${[...usedColumns(group, group.features).map(ident), ...keyColumns(src.keys), ...fields.columns].join(', ')}`, `FROM ${from}`, where(conditions)].join('\n');
+  const rows = [`SELECT ${[...usedColumns(group, group.features).map(ident), ...(delta ? ['_delta'] : []), ...keyColumns(src.keys), ...fields.columns].join(', ')}`, `FROM ${from}`, where(conditions)].join('\n');
   return [`SELECT ${profileSql(src.keys, '_r', identityMap, lookup, ctx)} AS ${PID}, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`].join('\n');
 }
 
-/** A query of a run: one row per profile with a column per feature (before defaults). */
+/** A query of a run: one row per profile with the state parts of its features (columns named after the parts). */
 export interface GroupQuery {
   group: FeatureGroup;
   features: AggregateFeature[];
@@ -271,19 +271,49 @@ export interface GroupQuery {
 }
 
 /**
+ * An incremental run's delta of a group: rows that count now and did not at the previous run
+ * (`_delta` = 1: new rows, rows the as-of edge reached) and rows a window left (`_delta` = -1).
+ */
+export interface Delta {
+  previousAsOfMs: number;
+  asOfMs: number;
+}
+
+/** Names of a delta query's columns: the parts of the rows added and of the rows removed. */
+export const plusColumn = (column: string) => `_plus_${column}`;
+export const minusColumn = (column: string) => `_minus_${column}`;
+
+/** The rows of a feature a window left between two runs: they counted at the previous one, no longer. */
+export function leftWindowSql(time: string, windowMs: number, delta: Delta): string {
+  return `${time} > ${timeLiteral(delta.previousAsOfMs - windowMs)} AND ${time} <= ${timeLiteral(Math.min(delta.asOfMs - windowMs, delta.previousAsOfMs))}`;
+}
+
+/** A feature's columns in a group query: its parts, or in a delta query, the parts of the rows added and removed. */
+function stateColumns(s: FeatureState, src: SourceSql, delta: Delta | undefined): string[] {
+  if (!delta) return s.parts.map((p) => `${p.aggregate(s.condition)} AS ${partColumn(p)}`);
+  const window = s.feature.window;
+  const plus = s.parts.map((p) => `${p.aggregate(`_delta = 1 AND ${s.condition}`)} AS ${ident(plusColumn(p.column))}`);
+  if (!window || !s.invertible) return plus;
+  const left = `_delta = -1 AND ${s.rowCondition} AND ${leftWindowSql(src.time!, window.ms, delta)}`;
+  return [...plus, ...s.parts.map((p) => `${p.aggregate(left)} AS ${ident(minusColumn(p.column))}`)];
+}
+
+/**
  * The query of one group for a run: the group's rows, each with its profile, aggregated per
  * profile in one pass, all features at once. Run one after the other, each query has every core.
+ * With `delta`, the scope's rows are an incremental run's delta (with `_delta`).
  *
  * Aggregating every row once per profile measured faster than folding rows per identifier key
  * first (-State) and merging per profile: with a million profiles the per-key aggregation has
  * nearly three times as many groups, each state written twice.
  */
-export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope, lookup: LookupOf): GroupQuery {
+export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope, lookup: LookupOf, delta?: Delta): GroupQuery {
   const src = sourceSql(group.source, ctx);
   const fields = scanFields(group);
+  const columns = group.features.flatMap((f) => stateColumns(featureState(f, src, asOf, fields.field), src, delta));
   const sql = [
-    `SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, asOf, fields.field))} AS ${ident(f.name)}`)].join(',\n  ')}`,
-    `FROM (\n${indent(profileRowsSql(group, src, asOf, scope, ctx, fields, lookup))}\n)`,
+    `SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...columns].join(',\n  ')}`,
+    `FROM (\n${indent(profileRowsSql(group, src, asOf, scope, ctx, fields, lookup, delta !== undefined))}\n)`,
     where(profileConditions(scope)),
     `GROUP BY ${PID}`,
   ].join('\n');
@@ -333,7 +363,7 @@ function trainingRowsSql(group: FeatureGroup, src: SourceSql, entities: string, 
 export function trainingGroupSql(group: FeatureGroup, ctx: CompileContext, entities: string): string {
   const src = sourceSql(group.source, ctx);
   return [
-    `SELECT ${[ENTITY.rowId, ...group.features.map((f) => `${plainSql(aggregateCall(f, src, ENTITY.asOf))} AS ${ident(f.name)}`)].join(',\n  ')}`,
+    `SELECT ${[ENTITY.rowId, ...group.features.flatMap((f) => stateColumns(featureState(f, src, ENTITY.asOf), src, undefined))].join(',\n  ')}`,
     `FROM (\n${indent(trainingRowsSql(group, src, entities, ctx))}\n)`,
     `GROUP BY ${ENTITY.rowId}`,
   ].join('\n');
@@ -377,4 +407,66 @@ export function timeBandsCondition(group: FeatureGroup, ctx: CompileContext, ban
 /** The windows (ms) of a group's features, 0 standing for the as-of edge every timed row crosses. */
 export function groupWindows(group: FeatureGroup): number[] {
   return [...new Set([0, ...group.features.flatMap((f) => (f.window ? [f.window.ms] : []))])];
+}
+
+// ---- folding new rows into stored states ----------------------------------------------------------
+
+/** The window sizes (ms) of a group's features whose state can (or cannot) drop the rows a window left. */
+export function foldWindows(group: FeatureGroup, ctx: CompileContext, invertible: boolean): number[] {
+  const src = sourceSql(group.source, ctx);
+  const windows = group.features.filter((f) => f.window && featureState(f, src, 'now64(3)').invertible === invertible).map((f) => f.window!.ms);
+  return [...new Set(windows)];
+}
+
+/** The runs a delta lies between: their times and ingestion cursors (ms). */
+export interface DeltaSpan extends Delta {
+  previousIngestedMs: number;
+  ingestedMs: number;
+}
+
+/**
+ * The candidate rows of an append-only group's delta, with the columns its features and keys read,
+ * the message (`_row`), its ingestion time (`_ingested`) and `_delta`: rows ingested since the last
+ * run, and older rows the as-of edge reached (+1) or a window of an invertible feature left (-1).
+ * A candidate counts only if it is its message's one copy (see deltaCopiesSql).
+ */
+export function deltaCandidatesSql(group: FeatureGroup, ctx: CompileContext, span: DeltaSpan): string {
+  const src = sourceSql(group.source, ctx);
+  const { rowKey } = src.appendOnly!;
+  const ingested = src.changes.ingestedAt;
+  const time = src.time ?? src.order;
+  const columns = [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident);
+  const entered = `${time} > ${timeLiteral(span.previousAsOfMs)} AND ${time} <= ${timeLiteral(span.asOfMs)}`;
+  const left = foldWindows(group, ctx, true).map((w) => `(${leftWindowSql(time, w, span)})`);
+  const isNew = `${ingested} > ${timeLiteral(span.previousIngestedMs)}`;
+  return [
+    `SELECT ${[...columns, `${rowKey} AS _row`, `${ingested} AS _ingested`, `toInt8(if(${isNew} OR (${entered}), 1, -1)) AS _delta`].join(', ')}`,
+    `FROM ${src.appendOnly!.table}`,
+    `WHERE (${isNew} AND ${ingested} <= ${timeLiteral(span.ingestedMs)} AND ${time} <= ${timeLiteral(span.asOfMs)})`,
+    `  OR (NOT ${isNew} AND ((${entered})${left.map((l) => ` OR ${l}`).join('')}))`,
+  ].join('\n');
+}
+
+/** Every copy of the candidates' messages: how many there are, and when the first was ingested. */
+export function deltaCopiesSql(group: FeatureGroup, ctx: CompileContext, candidates: string): string {
+  const src = sourceSql(group.source, ctx);
+  const { table, rowKey } = src.appendOnly!;
+  return `SELECT ${rowKey} AS _row, count() AS _copies, min(${src.changes.ingestedAt}) AS _first FROM ${table} WHERE ${rowKey} IN (SELECT _row FROM ${candidates}) GROUP BY ${rowKey}`;
+}
+
+/**
+ * How a candidate counts: `fold` (the one copy of its message: its row is in the delta), `none` (a
+ * later copy of a message counted before), or `recompute` (several copies: which one counts is
+ * settled by reading the profile's rows as a full run does).
+ */
+export function deltaRowsSql(candidates: string, copies: string, previousIngestedMs: number, kind: 'fold' | 'recompute'): string {
+  const single = `_row IN (SELECT _row FROM ${copies} WHERE _copies = 1)`;
+  if (kind === 'fold') return `SELECT * FROM ${candidates} WHERE ${single}`;
+  const countedBefore = `_row IN (SELECT _row FROM ${copies} WHERE _first <= ${timeLiteral(previousIngestedMs)})`;
+  return `SELECT * FROM ${candidates} WHERE NOT ${single} AND NOT (_ingested > ${timeLiteral(previousIngestedMs)} AND ${countedBefore})`;
+}
+
+/** The identifier keys (`_k<i>`) of a group's rows in `rows` (a table with the source's key columns). */
+export function rowKeysSql(group: FeatureGroup, ctx: CompileContext, rows: string): string {
+  return `SELECT DISTINCT ${keyColumns(sourceSql(group.source, ctx).keys).join(', ')} FROM ${rows}`;
 }

@@ -1,20 +1,13 @@
 /**
- * The wide `profiles` table: its columns (one per feature, typed as declared), the query that
- * assembles it from the group queries (defaults, derived features), and the update of derived
+ * The wide `profiles` table: its columns (one per feature, typed as declared, then the hidden
+ * columns of the features' states), the query that assembles it from the group queries (defaults, derived features), and the update of derived
  * features that read the clock. Pure.
  */
-import type { Literal } from '../declarations.ts';
 import { readsClock, type AggregateFeature, type DerivedFeature, type Feature, type FeatureSet } from '../feature-model.ts';
+import { effectiveDefault, hiddenColumns, partColumn, type FeatureState } from './aggregation-sql.ts';
 import { exprSql } from './expression-sql.ts';
 import { CLICKHOUSE_TYPE, ident, indent, literalSql } from './sql.ts';
 
-/** The declared default; counts are 0 and `exists` false without one. */
-export function effectiveDefault(f: Feature): Literal | null {
-  if (f.default !== null) return f.default;
-  if (f.kind === 'aggregate' && (f.aggregation.fn === 'count' || f.aggregation.fn === 'distinctCount')) return 0;
-  if (f.kind === 'aggregate' && f.aggregation.fn === 'exists') return false;
-  return null;
-}
 
 /** The ClickHouse type of a feature's column: Nullable unless it has a default. */
 export function columnType(f: Feature): string {
@@ -22,9 +15,22 @@ export function columnType(f: Feature): string {
   return effectiveDefault(f) === null ? `Nullable(${type})` : type;
 }
 
-export function createProfilesTableSql(table: string, set: FeatureSet): string {
-  const columns = ['`profile_id` String', ...set.features.map((f) => `${ident(f.name)} ${columnType(f)}`)];
+/** The aggregate features' states, by feature name (featureState). */
+export type States = ReadonlyMap<string, FeatureState>;
+
+/** A version of the table: a column per feature, then the hidden columns of the features' states. */
+export function createProfilesTableSql(table: string, set: FeatureSet, states: States): string {
+  const columns = [
+    '`profile_id` String',
+    ...set.features.map((f) => `${ident(f.name)} ${columnType(f)}`),
+    ...hiddenColumns([...states.values()]).map((c) => `${ident(c.column)} ${c.type}`),
+  ];
   return `CREATE TABLE ${table} (\n${indent(columns.join(',\n'))}\n) ENGINE = MergeTree ORDER BY profile_id`;
+}
+
+/** The columns readers see (the `profiles` view): the profile id and the features. */
+export function visibleColumns(set: FeatureSet): string[] {
+  return ['profile_id', ...set.features.map((f) => f.name)];
 }
 
 function finalSql(raw: string, f: Feature): string {
@@ -32,36 +38,59 @@ function finalSql(raw: string, f: Feature): string {
   return d === null ? `CAST(${raw} AS ${columnType(f)})` : `CAST(coalesce(${raw}, ${literalSql(d, f.type)}) AS ${columnType(f)})`;
 }
 
-/** Every feature's final SQL: aggregates from their raw value (`raw(name)`), derived features inlined over them. */
-function featureSqls(set: FeatureSet, raw: (name: string) => string, asOf: string): Map<string, string> {
+/** How a query's row reads a feature's state parts (SQL per part). */
+type PartsOf = (s: FeatureState) => string[];
+
+/** Every feature's final SQL: aggregates from their parts, derived features inlined over them. */
+function featureSqls(set: FeatureSet, states: States, parts: PartsOf, asOf: string): Map<string, string> {
   const sql = new Map<string, string>();
   for (const f of set.features) {
-    if (f.kind === 'aggregate') sql.set(f.name, finalSql(raw(f.name), f));
-    else sql.set(f.name, finalSql(exprSql(f.derive, { feature: (n) => sql.get(n)!, asOf }), f));
+    if (f.kind === 'aggregate') {
+      const state = states.get(f.name)!;
+      sql.set(f.name, finalSql(state.value(parts(state)), f));
+    } else sql.set(f.name, finalSql(exprSql(f.derive, { feature: (n) => sql.get(n)!, asOf }), f));
   }
   return sql;
 }
 
-/** Rows of `from` (with `profile_id` and every aggregate feature, raw) as rows of the table. */
-function rowsFrom(set: FeatureSet, from: string, raw: (name: string) => string, asOf: string): string {
-  const sqls = featureSqls(set, raw, asOf);
-  const columns = ['_g.`profile_id` AS `profile_id`', ...set.features.map((f) => `${sqls.get(f.name)} AS ${ident(f.name)}`)];
+/** The feature columns, then (for the table, not training sets) the hidden state columns, read through `parts`. */
+function outputColumns(set: FeatureSet, states: States, parts: PartsOf, asOf: string, withStates: boolean): string[] {
+  const sqls = featureSqls(set, states, parts, asOf);
+  const hidden = withStates
+    ? [...states.values()].flatMap((s) => {
+        const sql = parts(s);
+        return s.parts.flatMap((p, i) => (p.type ? [`${sql[i]} AS ${partColumn(p)}`] : []));
+      })
+    : [];
+  return [...set.features.map((f) => `${sqls.get(f.name)} AS ${ident(f.name)}`), ...hidden];
+}
+
+/** Rows of `from` (with `profile_id` and the parts of every aggregate feature) as rows of the table. */
+function rowsFrom(set: FeatureSet, states: States, from: string, parts: PartsOf, asOf: string): string {
+  const columns = ['_g.`profile_id` AS `profile_id`', ...outputColumns(set, states, parts, asOf, true)];
   return [`SELECT\n${indent(columns.join(',\n'))}`, `FROM (\n${indent(from)}\n) AS _g`].join('\n');
 }
 
-/** The rows of a query giving every aggregate feature (a single group's): defaults applied, derived features computed. */
-export function directRowsSql(set: FeatureSet, query: string, asOf: string): string {
-  return rowsFrom(set, query, (n) => `_g.${ident(n)}`, asOf);
+/** Reads the parts from columns named after them (`alias.<column>`). */
+const partsIn = (alias: string): PartsOf => (s) => s.parts.map((p) => `${alias}.${partColumn(p)}`);
+
+/**
+ * The rows of a query giving every aggregate feature's parts (a single group's, or an incremental
+ * run's folded states): defaults applied, derived features computed.
+ */
+export function directRowsSql(set: FeatureSet, states: States, query: string, asOf: string): string {
+  return rowsFrom(set, states, query, partsIn('_g'), asOf);
 }
 
 /** A row for each profile of `profiles` (a query with `profile_id`) that has no source rows: every feature at its default. */
-export function defaultRowsSql(set: FeatureSet, profiles: string, asOf: string): string {
-  return rowsFrom(set, profiles, () => 'NULL', asOf);
+export function defaultRowsSql(set: FeatureSet, states: States, profiles: string, asOf: string): string {
+  return rowsFrom(set, states, profiles, (s) => s.parts.map((p) => (p.type?.startsWith('Array') ? '[]' : 'NULL')), asOf);
 }
 
 export interface AssemblyInput {
   set: FeatureSet;
-  /** Rows with features (keyed by `key`): a table, or a parenthesised query. */
+  states: States;
+  /** Rows with features' parts (keyed by `key`): a table, or a parenthesised query. */
   parts: { features: AggregateFeature[]; from: string }[];
   /** A subquery with one row per output row, with column `key`. */
   base: string;
@@ -70,17 +99,19 @@ export interface AssemblyInput {
   /** Extra columns of the base to keep (training sets: the identifier and time). */
   keep?: string[];
   asOf: string;
+  /** Output the hidden state columns too (a version of the table). */
+  withStates: boolean;
 }
 
 /** One row per base row, every feature a column: the group results joined, defaults applied, derived features computed. */
 export function assemblySql(input: AssemblyInput): string {
   const alias = new Map<string, string>();
   input.parts.forEach(({ features }, i) => features.forEach((f) => alias.set(f.name, `_g${i}`)));
-  const sqls = featureSqls(input.set, (n) => `${alias.get(n)}.${ident(n)}`, input.asOf);
+  const parts: PartsOf = (s) => partsIn(alias.get(s.feature.name)!)(s);
   const columns = [
     `_base.${ident(input.key)} AS ${ident(input.key)}`,
     ...(input.keep ?? []).map((c) => `_base.${ident(c)} AS ${ident(c)}`),
-    ...input.set.features.map((f) => `${sqls.get(f.name)} AS ${ident(f.name)}`),
+    ...outputColumns(input.set, input.states, parts, input.asOf, input.withStates),
   ];
   return [
     `SELECT\n${indent(columns.join(',\n'))}`,

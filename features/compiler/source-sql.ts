@@ -43,6 +43,12 @@ export interface SourceSql {
   /** Rows (all versions and tombstones included) with their ingestion time, for incremental runs. */
   changes: { from: string; ingestedAt: string; keys: IdentifierKey[] };
   /**
+   * Set when rows never change once written (events): a row is a message, and copies of a
+   * message share `rowKey` (the first copy ingested is the one that counts). An incremental run
+   * folds such a source's new rows into the stored feature states.
+   */
+  appendOnly?: { table: string; rowKey: string };
+  /**
    * For training sets: every version of every row, so that the row as of a time is its latest
    * version by then (absent when that version is a deletion). Its keys read the identifiers every
    * version carries (a deletion carries those of the row's last live version).
@@ -168,6 +174,7 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
         order,
         // Not FINAL: a duplicate only touches its profile again.
         changes: { from: ctx.table('events'), ingestedAt: 'ingested_at', keys },
+        appendOnly: { table: ctx.table('events'), rowKey: 'message_id' },
       };
     }
     case 'cdc': {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allProfilesSql, compileRun, compileTrainingSet, featureSetSignature, type CompileContext } from '../../features/compiler/compile.ts';
+import { allProfilesSql, compileRun, compileTrainingSet, featureSetSignature, foldedRowsSql, type CompileContext } from '../../features/compiler/compile.ts';
 import { exprSql } from '../../features/compiler/expression-sql.ts';
 import { touchedMapSql, touchedRowsSql } from '../../features/compiler/group-sql.ts';
 import { clockUpdateSql, createProfilesTableSql } from '../../features/compiler/profile-sql.ts';
@@ -72,7 +72,7 @@ describe('the feature compiler', () => {
     expect(events).toContain("sumIf(if((type = 'track' AND event IN ('Order Completed')), _f0, NULL), (type = 'track' AND event IN ('Order Completed'))) AS `revenue`");
     // Most frequent is exact, counted per value in the same pass, never topK.
     expect(events).not.toContain('topK');
-    expect(events).toMatch(/if\(empty\(groupArrayIf\(.*arrayEnumerateUniq\(arraySort\(.*AS `favourite`/);
+    expect(events).toMatch(/arrayEnumerateUniq\(arraySort\(groupArrayIf\(.*AS `_state_favourite_c`/);
     // Nothing after the run's time; windows relative to it.
     expect(events).toContain("`timestamp` <= fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC')");
     expect(events).toContain("`timestamp` > fromUnixTimestamp64Milli(toInt64(1772323200000), 'UTC') - toIntervalMillisecond(2592000000)");
@@ -90,18 +90,18 @@ describe('the feature compiler', () => {
     const missing = run.direct!.missing('db.p');
     expect(missing).toContain('WHERE profile_id NOT IN (SELECT profile_id FROM db.p)');
     expect(missing).toContain('CAST(coalesce(NULL, 0.0) AS Float64) AS `revenue`');
-    expect(missing).toContain('CAST(NULL AS Nullable(String)) AS `favourite`');
+    expect(missing).toContain('[] AS `_state_favourite_c`');
   });
 
   it('applies defaults, types columns, and computes derived features over the others', () => {
     const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
     expect(run.select).toContain('LEFT JOIN db.group1 AS _g1 ON _g1.`profile_id` = _base.`profile_id`');
-    expect(run.select).toContain('CAST(_g0.`favourite` AS Nullable(String)) AS `favourite`');
+    expect(run.select).toContain('CAST(if(empty(_g0.`_state_favourite_c`), NULL, arrayMax(arrayMap(x -> (x.2, x.3, x.1), _g0.`_state_favourite_c`)).3) AS Nullable(String)) AS `favourite`');
     expect(run.select).toContain('CAST(coalesce(_g0.`revenue`, 0.0) AS Float64) AS `revenue`');
     expect(run.select).toContain('CAST(coalesce(_g0.`orders_30d`, 0) AS Int64) AS `orders_30d`');
     expect(run.select).toContain('/ nullIf(CAST(coalesce(_g0.`orders_30d`, 0) AS Int64), 0)) AS Nullable(Float64)) AS `aov`');
-    expect(createProfilesTableSql('db.p', shop)).toContain('`last_seen` Nullable(DateTime64(3, \'UTC\'))');
-    expect(createProfilesTableSql('db.p', shop)).toContain('`subscriber` Bool');
+    expect(createProfilesTableSql('db.p', shop, run.states)).toContain('`last_seen` Nullable(DateTime64(3, \'UTC\'))');
+    expect(createProfilesTableSql('db.p', shop, run.states)).toContain('`subscriber` Bool');
   });
 
   it('restricts an incremental run to the rows and identifiers of the touched profiles', () => {
@@ -135,9 +135,43 @@ describe('the feature compiler', () => {
     expect(sql).toContain('toUnixTimestamp64Milli(_base._as_of)');
   });
 
+  it('stores a state column beside a feature only where its value is not its state', () => {
+    const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+    const table = createProfilesTableSql('db.p', shop, run.states);
+    // A count, a sum defaulting to 0 and a max are their own state; a most frequent value keeps
+    // every value's count and latest time; a latest value with a default keeps the value and its time.
+    expect(table.match(/`_state_[a-z_]+`/g)).toEqual(['`_state_favourite_c`', '`_state_subscriber_v`', '`_state_subscriber_t`']);
+    expect(table).toContain('`_state_favourite_c` Array(Tuple(String, Int64, Int64))');
+    expect(table).toContain('`_state_subscriber_v` Nullable(Bool)');
+  });
+
+  it('folds a delta into the stored states: rows added, and rows a window left subtracted', () => {
+    const scope = { kind: 'touched' as const, profiles: 'db.folded', groups: { events: { rows: 'db.delta', map: 'db.delta_map' } } };
+    const delta = { previousAsOfMs: T - 3_600_000, asOfMs: T };
+    const run = compileRun(shop, ctx, T, scope, 'SELECT profile_id FROM db.folded', (what) => `db.${what}`, delta);
+    // Only the groups with a delta are read.
+    expect(run.queries.map((q) => q.group.key)).toEqual(['events']);
+    const events = run.queries[0]!.sql;
+    expect(events).toContain('FROM db.delta');
+    expect(events).toMatch(/countIf\(_delta = 1 AND .* AS `_plus_orders_30d`/);
+    // The window left the rows of the hour 30 days before the previous run.
+    const left = `\`timestamp\` > fromUnixTimestamp64Milli(toInt64(${T - 3_600_000 - 2_592_000_000}), 'UTC') AND \`timestamp\` <= fromUnixTimestamp64Milli(toInt64(${T - 2_592_000_000}), 'UTC')`;
+    expect(events).toContain(`countIf(_delta = -1 AND (type = 'track' AND event IN ('Order Completed')) AND ${left})) AS \`_minus_orders_30d\``);
+    expect(events).not.toContain('_minus_last_seen');
+    const folded = foldedRowsSql(shop, ctx, T, 'db.prev', 'db.folded', [{ features: run.queries[0]!.features, table: 'db.fold_group0' }]);
+    expect(folded).toContain('coalesce(_o.`orders_30d`, 0) + coalesce(_d0.`_plus_orders_30d`, 0) - coalesce(_d0.`_minus_orders_30d`, 0) AS `orders_30d`');
+    expect(folded).toContain('if(isNull(_o.`last_seen`), _d0.`_plus_last_seen`, if(isNull(_d0.`_plus_last_seen`), _o.`last_seen`, greatest(_o.`last_seen`, _d0.`_plus_last_seen`))) AS `last_seen`');
+    // A group without a delta keeps its stored state.
+    expect(folded).toContain('_o.`_state_subscriber_t` AS `_state_subscriber_t`');
+    expect(folded).toContain('FROM (SELECT * FROM db.prev WHERE profile_id IN (SELECT profile_id FROM db.folded)) AS _o');
+  });
+
   it('is deterministic; the signature ignores descriptions and follows types', () => {
-    const a = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
-    expect(compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`)).toEqual(a);
+    const sql = () => {
+      const { states: _, ...run } = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+      return run;
+    };
+    expect(sql()).toEqual(sql());
     const renamed: FeatureSet = { features: shop.features.map((f) => ({ ...f, description: 'other' })) };
     expect(featureSetSignature(renamed)).toBe(featureSetSignature(shop));
     const retyped: FeatureSet = { features: shop.features.map((f) => (f.name === 'revenue' ? { ...f, default: null } : f)) };
