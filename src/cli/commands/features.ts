@@ -108,7 +108,9 @@ export function featuresCommand(program: Command): void {
       print(opts.json ?? false, summary, () =>
         [
           `${summary.mode === 'full' ? 'Full' : 'Incremental'} run ${summary.runId} as of ${summary.asOf}${summary.fullReason ? ` (full: ${summary.fullReason})` : ''}`,
-          `  profiles   ${formatNumber(summary.profiles)} in ${summary.table}, ${formatNumber(summary.touched)} computed`,
+          `  profiles   ${formatNumber(summary.profiles)} in ${summary.table}, ${formatNumber(summary.touched)} computed${
+            summary.recomputed === undefined ? '' : ` (${formatNumber(summary.touched - summary.recomputed)} by folding new rows into their states, ${formatNumber(summary.recomputed)} from all their rows)`
+          }`,
           `  features   ${summary.features}`,
           `  time       ${summary.seconds.toFixed(2)} s (${summary.steps.map((s) => `${s.step} ${s.seconds.toFixed(2)}`).join(', ')})`,
           `  drift      ${drifted.length ? drifted.map((s) => `${s.feature}: ${s.drift.map((d) => d.metric).join(', ')}`).join('; ') : 'none'}`,
