@@ -115,12 +115,9 @@ interface TouchedTables {
 interface Touched {
   touched: number;
   recompute: number;
-  /** The delta rows of append-only groups (tables), by group key. */
-  deltas: Map<string, string>;
+  /** The delta rows of append-only groups and the identity map of their identifiers (tables), by group key. */
+  deltas: Map<string, { rows: string; map: string }>;
 }
-
-/** Inserts in blocks of a granule (a Memory table is then read by as many threads as there are cores). */
-const SMALL_BLOCKS = 'min_insert_block_size_rows = 8192, min_insert_block_size_bytes = 0, max_block_size = 8192';
 
 const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
 
@@ -278,10 +275,10 @@ export class FeatureRunner {
     const ch = this.ch;
     const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
     const scratch = this.scratch(runId);
-    const deltas = new Map<string, string>();
-    const addProfiles = async (group: FeatureGroup, to: string, keyed: string, keysSql: string) => {
+    const deltas: Touched['deltas'] = new Map();
+    const addProfiles = async (group: FeatureGroup, to: string, keyed: string, keysSql: string, mapCtx = ctx) => {
       await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${keysSql} ${FEATURE_QUERY_SETTINGS}`);
-      await this.exec('their profiles', `INSERT INTO ${to} ${touchedProfilesSql(group, ctx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec('their profiles', `INSERT INTO ${to} ${touchedProfilesSql(group, mapCtx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
     };
     for (const [i, group] of groups.entries()) {
       const src = sourceSql(group.source, ctx);
@@ -297,11 +294,13 @@ export class FeatureRunner {
       const [candidates, copies, delta, again] = ['candidates', 'copies', 'delta', 'again'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
       await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
       await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
-      // In blocks of a granule: a Memory table is read by one thread per block.
-      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'fold')} SETTINGS ${SMALL_BLOCKS}`);
+      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'fold')}`);
       await ch.command(`CREATE TABLE ${again} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'recompute')}`);
-      deltas.set(group.key, delta);
-      await addProfiles(group, touched, scratch(`keys${i}`), rowKeysSql(group, ctx, delta));
+      // The identity map of the delta's identifiers: it gives the touched profiles here, and the delta rows' profiles when folding.
+      const map = scratch(`delta_map${i}`);
+      await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, delta)}`);
+      deltas.set(group.key, { rows: delta, map });
+      await addProfiles(group, touched, scratch(`keys${i}`), rowKeysSql(group, ctx, delta), { ...ctx, identityMap: map });
       await addProfiles(group, recompute, scratch(`again_keys${i}`), rowKeysSql(group, ctx, again));
       const crossed = timeBandsCondition(group, ctx, windowBands(foldWindows(group, ctx, false)));
       if (crossed) await addProfiles(group, recompute, scratch(`crossed_keys${i}`), touchedKeysSql(group, ctx, crossed));
@@ -359,13 +358,7 @@ export class FeatureRunner {
       const folded = ch.table(scratchTable(runId, 'folded'));
       await ch.command(`CREATE TABLE ${folded} ENGINE = Memory AS SELECT DISTINCT profile_id FROM ${touched} WHERE profile_id NOT IN (SELECT profile_id FROM ${recompute})`);
       const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles: folded, groups: {} };
-      for (const [i, group] of groups.entries()) {
-        const rows = found.deltas.get(group.key);
-        if (!rows) continue;
-        const map = ch.table(scratchTable(runId, `delta_map${i}`));
-        await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, rows)}`);
-        scope.groups[group.key] = { rows, map };
-      }
+      for (const [key, delta] of found.deltas) scope.groups[key] = delta;
       const scratch = this.scratch(runId);
       const run = compileRun(set, ctx, span.asOfMs, scope, `SELECT profile_id FROM ${folded}`, (what) => scratch(`fold_${what}`), span);
       await this.computeGroups(run);
