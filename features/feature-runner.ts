@@ -6,8 +6,10 @@
  * - **Incremental**: the previous version, with the rows of touched profiles replaced. A profile
  *   is touched when one of its identifiers moved (identity map version), when rows of its
  *   identifiers were ingested since the last run, or when one of its rows crossed a window edge
- *   (or the as-of edge) between the two runs' times. Derived features that read the clock are
- *   recomputed on every row. The result equals a full run at the same time on the same data.
+ *   (or the as-of edge) between the two runs' times. Where the only change is rows of an
+ *   append-only source (events), those rows are folded into the profile's stored feature states;
+ *   otherwise the profile is recomputed from all its rows. Derived features that read the clock
+ *   are recomputed on every row. The result equals a full run at the same time on the same data.
  *
  * A run falls back to full when there is no usable previous version (first run, changed feature
  * set, interrupted identity sync) or when most profiles are touched anyway. Runs take a PostgreSQL
@@ -178,14 +180,14 @@ export class FeatureRunner {
       let found: Touched | undefined;
       let mode: RunSummary['mode'] = 'full';
       let reason = fullReason;
+      const span: DeltaSpan = { previousAsOfMs: previous?.asOfMs ?? asOfMs, asOfMs, previousIngestedMs: previous?.ingestedMs ?? ingestedMs, ingestedMs };
       if (!fullReason) {
-        found = await this.findTouched(groups, ctx, tables, previous!, { asOfMs, ingestedMs }, runId);
+        found = await this.findTouched(groups, ctx, tables, span, runId);
         if (found.touched > INCREMENTAL_LIMIT * (previous!.profiles ?? 0)) reason = `${found.touched} of ${previous!.profiles} profiles touched`;
         else mode = 'incremental';
       }
 
       step(2);
-      const span: DeltaSpan = { previousAsOfMs: previous?.asOfMs ?? asOfMs, asOfMs, previousIngestedMs: previous?.ingestedMs ?? ingestedMs, ingestedMs };
       if (mode === 'incremental') await this.writeIncremental(set, ctx, groups, previous!.table, table, tables, found!, runId, span);
       else await this.writeFull(set, ctx, table, runId, asOfMs);
       const [count] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table(table)}`);
@@ -271,7 +273,7 @@ export class FeatureRunner {
    * moved, changed rows of CDC and CRM sources, windows of other features, duplicated messages)
    * go to `recompute` too, and are computed from all their rows.
    */
-  private async findTouched(groups: FeatureGroup[], ctx: CompileContext, tables: TouchedTables, previous: FeatureCheckpoint, now: { asOfMs: number; ingestedMs: number }, runId: number): Promise<Touched> {
+  private async findTouched(groups: FeatureGroup[], ctx: CompileContext, tables: TouchedTables, span: DeltaSpan, runId: number): Promise<Touched> {
     const ch = this.ch;
     const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
     const scratch = this.scratch(runId);
@@ -282,20 +284,19 @@ export class FeatureRunner {
     };
     for (const [i, group] of groups.entries()) {
       const src = sourceSql(group.source, ctx);
-      const windowBands = (windows: number[]) => windows.map((w) => ({ fromMs: previous.asOfMs - w, toMs: now.asOfMs - w })).filter((b) => b.toMs > b.fromMs);
+      const windowBands = (windows: number[]) => windows.map((w) => ({ fromMs: span.previousAsOfMs - w, toMs: span.asOfMs - w })).filter((b) => b.toMs > b.fromMs);
       const { ingestedAt } = src.changes;
-      const ingested = `(${ingestedAt} > ${timeLiteral(previous.ingestedMs)} AND ${ingestedAt} <= ${timeLiteral(now.ingestedMs)})`;
+      const ingested = `(${ingestedAt} > ${timeLiteral(span.previousIngestedMs)} AND ${ingestedAt} <= ${timeLiteral(span.ingestedMs)})`;
       if (!src.appendOnly) {
         const crossed = timeBandsCondition(group, ctx, windowBands(groupWindows(group)));
         await addProfiles(group, recompute, scratch(`keys${i}`), touchedKeysSql(group, ctx, crossed ? `${ingested} OR ${crossed}` : ingested));
         continue;
       }
-      const span = { previousAsOfMs: previous.asOfMs, asOfMs: now.asOfMs, previousIngestedMs: previous.ingestedMs, ingestedMs: now.ingestedMs };
       const [candidates, copies, delta, again] = ['candidates', 'copies', 'delta', 'again'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
       await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
       await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
-      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'fold')}`);
-      await ch.command(`CREATE TABLE ${again} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, previous.ingestedMs, 'recompute')}`);
+      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'fold')}`);
+      await ch.command(`CREATE TABLE ${again} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'recompute')}`);
       // The identity map of the delta's identifiers: it gives the touched profiles here, and the delta rows' profiles when folding.
       const map = scratch(`delta_map${i}`);
       await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, delta)}`);
@@ -357,8 +358,7 @@ export class FeatureRunner {
     if (found.touched > found.recompute) {
       const folded = ch.table(scratchTable(runId, 'folded'));
       await ch.command(`CREATE TABLE ${folded} ENGINE = Memory AS SELECT DISTINCT profile_id FROM ${touched} WHERE profile_id NOT IN (SELECT profile_id FROM ${recompute})`);
-      const scope: Extract<RunScope, { kind: 'touched' }> = { kind: 'touched', profiles: folded, groups: {} };
-      for (const [key, delta] of found.deltas) scope.groups[key] = delta;
+      const scope: RunScope = { kind: 'touched', profiles: folded, groups: Object.fromEntries(found.deltas) };
       const scratch = this.scratch(runId);
       const run = compileRun(set, ctx, span.asOfMs, scope, `SELECT profile_id FROM ${folded}`, (what) => scratch(`fold_${what}`), span);
       await this.computeGroups(run);

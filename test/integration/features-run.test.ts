@@ -5,6 +5,7 @@ import { SHOP_SOURCES, insertEvents, loadShop } from '../helpers/shop-data.ts';
 import { generateShop } from '../../benchmarks/generator/shop.ts';
 import { parseDebeziumBody } from '../../src/cdc/debezium-envelope.ts';
 import { crmSource } from '../../src/sources/sources-config.ts';
+import { HIDDEN_PREFIX } from '../../features/compiler/aggregation-sql.ts';
 
 const DAY = 86_400_000;
 const T1 = Date.parse('2026-03-10T00:00:00Z');
@@ -15,7 +16,7 @@ type Row = Record<string, unknown>;
 /** The rows of a version as readers see them: the features, not the hidden columns of their states. */
 async function tableRows(stores: TestStores, table: string): Promise<Row[]> {
   const ch = stores.ch;
-  const columns = await ch.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String} AND NOT startsWith(name, '_state_') ORDER BY position`, { db: ch.database, table });
+  const columns = await ch.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String} AND NOT startsWith(name, {hidden:String}) ORDER BY position`, { db: ch.database, table, hidden: HIDDEN_PREFIX });
   return ch.query<Row>(`SELECT ${columns.map((c) => `\`${c.name}\``).join(', ')} FROM ${ch.table(table)} ORDER BY profile_id`);
 }
 
