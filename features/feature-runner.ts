@@ -292,18 +292,18 @@ export class FeatureRunner {
         await addProfiles(group, recompute, scratch(`keys${i}`), touchedKeysSql(group, ctx, crossed ? `${ingested} OR ${crossed}` : ingested));
         continue;
       }
-      const [candidates, copies, delta, again] = ['candidates', 'copies', 'delta', 'again'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
+      const [candidates, copies, delta, duplicated] = ['candidates', 'copies', 'delta', 'duplicated'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
       await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
       await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
       await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'fold')}`);
-      await ch.command(`CREATE TABLE ${again} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'recompute')}`);
+      await ch.command(`CREATE TABLE ${duplicated} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'recompute')}`);
       // The identity map of the delta's identifiers: it gives the touched profiles here, and the delta rows' profiles when folding.
       const map = scratch(`delta_map${i}`);
       await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, delta)}`);
       deltas.set(group.key, { rows: delta, map });
       await addProfiles(group, touched, scratch(`keys${i}`), rowKeysSql(group, ctx, delta), { ...ctx, identityMap: map });
-      await addProfiles(group, recompute, scratch(`again_keys${i}`), rowKeysSql(group, ctx, again));
-      const crossed = timeBandsCondition(group, ctx, windowBands(foldWindows(group, ctx, false)));
+      await addProfiles(group, recompute, scratch(`duplicated_keys${i}`), rowKeysSql(group, ctx, duplicated));
+      const crossed = timeBandsCondition(group, ctx, windowBands(foldWindows(group, false)));
       if (crossed) await addProfiles(group, recompute, scratch(`crossed_keys${i}`), touchedKeysSql(group, ctx, crossed));
     }
     await ch.command(`INSERT INTO ${touched} SELECT profile_id FROM ${recompute}`);

@@ -51,6 +51,11 @@ export function effectiveDefault(f: Feature): Literal | null {
   return null;
 }
 
+/** Rows can be removed from the feature's state (it is made of counts and sums): a window moves by subtraction. */
+export function isInvertible(f: AggregateFeature): boolean {
+  return ['count', 'exists', 'sum', 'avg'].includes(f.aggregation.fn);
+}
+
 /** Hidden columns of the `profiles` versions are named `_state_<feature>_<part>`. */
 export const HIDDEN_PREFIX = '_state_';
 const hidden = (f: AggregateFeature, part: string, type: string) => ({ column: `${HIDDEN_PREFIX}${f.name}_${part}`, type });
@@ -88,19 +93,18 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
   const d = effectiveDefault(f);
   /** The feature's column holds the part: the value is the part, and without rows the default is the part's. */
   const own = (neutral: unknown) => d === null || d === neutral;
-  const base = { feature: f, condition, rowCondition: and(rows) };
-  const one = (part: StatePart, merge: (o: string, p: string, m?: string) => string, invertible = false, valueOf = (x: string) => x): FeatureState => ({
+  const base = { feature: f, condition, rowCondition: and(rows), invertible: isInvertible(f) };
+  const one = (part: StatePart, merge: (o: string, p: string, m?: string) => string, valueOf = (x: string) => x): FeatureState => ({
     ...base,
     parts: [part],
     value: ([x]) => valueOf(x!),
     merge: ([o], [p], m) => [merge(o!, p!, m?.[0])],
-    invertible,
   });
   switch (f.aggregation.fn) {
     case 'count':
-      return one({ ...(d === 0 ? { column: f.name } : hidden(f, 'n', nullable('Int64'))), aggregate: (c) => `toInt64(countIf(${c}))` }, add, true);
+      return one({ ...(d === 0 ? { column: f.name } : hidden(f, 'n', nullable('Int64'))), aggregate: (c) => `toInt64(countIf(${c}))` }, add);
     case 'exists':
-      return one({ ...hidden(f, 'n', nullable('Int64')), aggregate: (c) => `toInt64(countIf(${c}))` }, add, true, (n) => `(${n} > 0)`);
+      return one({ ...hidden(f, 'n', nullable('Int64')), aggregate: (c) => `toInt64(countIf(${c}))` }, add, (n) => `(${n} > 0)`);
     case 'sum':
     case 'avg': {
       // A sum with a window, and an average, count their values: no values is no value (NULL).
@@ -113,7 +117,6 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
         parts: [sum, n],
         value: ([s, k]) => `if(${k} = 0, NULL, ${f.aggregation.fn === 'avg' ? `${s} / ${k}` : s})`,
         merge: ([os, on], [ps, pn], m) => [add(os!, ps!, m?.[0]), add(on!, pn!, m?.[1])],
-        invertible: true,
       };
     }
     case 'min':
@@ -128,7 +131,6 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
       return one(
         { ...hidden(f, 'h', 'Array(UInt64)'), aggregate: (c) => `arrayDistinct(groupArrayIf(cityHash64(${value}), ${withValue(c)}))` },
         (o, p) => `arrayDistinct(arrayConcat(${o}, ${p}))`,
-        false,
         (h) => `length(${h})`,
       );
     case 'first':
@@ -154,11 +156,10 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
           const takeNew = `isNotNull(${pt}) AND (isNull(${ot}) OR ${key(pv!, pt!)} ${later} ${key(ov!, ot!)})`;
           return [`if(${takeNew}, ${pv}, ${ov})`, `if(${takeNew}, ${pt}, ${ot})`];
         },
-        invertible: false,
       };
     }
     case 'mostFrequent':
-      return one({ ...hidden(f, 'c', `Array(Tuple(${type}, Int64, Int64))`), aggregate: (c) => valueCounts(value, src.order, c) }, mergeValueCounts, false, (t) => `if(empty(${t}), NULL, arrayMax(arrayMap(x -> (x.2, x.3, x.1), ${t})).3)`);
+      return one({ ...hidden(f, 'c', `Array(Tuple(${type}, Int64, Int64))`), aggregate: (c) => valueCounts(value, src.order, c) }, mergeValueCounts, (t) => `if(empty(${t}), NULL, arrayMax(arrayMap(x -> (x.2, x.3, x.1), ${t})).3)`);
   }
 }
 

@@ -9,7 +9,7 @@
 import type { AggregateFeature, FieldRef, SourceRef, TypedExpr } from '../feature-model.ts';
 import { orderField, timeField } from '../source-fields.ts';
 import { describeSource, sourceKey } from '../feature-model.ts';
-import { featureState, partColumn, type FeatureState, type FieldReader } from './aggregation-sql.ts';
+import { featureState, isInvertible, partColumn, type FeatureState, type FieldReader } from './aggregation-sql.ts';
 import { fieldSql, normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
 import { CLICKHOUSE_TYPE, ident, indent, str, timeLiteral } from './sql.ts';
 
@@ -129,12 +129,16 @@ function profileSql(keys: IdentifierKey[], alias: string, identityMap: string, l
   return keys.reduceRight((rest: string | undefined, k, i) => (rest === undefined ? one(k, i) : `if(isNotNull(${one(k, i)}), ${one(k, i)}, ${rest})`), undefined) ?? 'NULL';
 }
 
+/** Only the columns the features and the keys read: the others would be read from every granule. */
+function rowColumns(group: FeatureGroup, src: SourceSql): string[] {
+  return [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident);
+}
+
 /** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value). */
 export function touchedRowsSql(group: FeatureGroup, ctx: CompileContext, asOf: string, identifiers: string): string {
   const src = sourceSql(group.source, ctx);
   const mine = identifierFilter(src.keys, identifiers, ctx);
-  // Only the columns the features and the keys read: the others would be read from every granule.
-  const columns = [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident).join(', ');
+  const columns = rowColumns(group, src).join(', ');
   if (src.finalTable) return `SELECT ${columns} FROM ${src.finalTable} FINAL PREWHERE ${mine} ${where(scanConditions(group, src, asOf))}`;
   return `SELECT ${columns} FROM ${src.from(asOf)} ${where([...scanConditions(group, src, asOf), mine])}`;
 }
@@ -412,10 +416,8 @@ export function groupWindows(group: FeatureGroup): number[] {
 // ---- folding new rows into stored states ----------------------------------------------------------
 
 /** The window sizes (ms) of a group's features whose state can (or cannot) drop the rows a window left. */
-export function foldWindows(group: FeatureGroup, ctx: CompileContext, invertible: boolean): number[] {
-  const src = sourceSql(group.source, ctx);
-  const windows = group.features.filter((f) => f.window && featureState(f, src, 'now64(3)').invertible === invertible).map((f) => f.window!.ms);
-  return [...new Set(windows)];
+export function foldWindows(group: FeatureGroup, invertible: boolean): number[] {
+  return [...new Set(group.features.filter((f) => f.window && isInvertible(f) === invertible).map((f) => f.window!.ms))];
 }
 
 /** The runs a delta lies between: their times and ingestion cursors (ms). */
@@ -435,9 +437,9 @@ export function deltaCandidatesSql(group: FeatureGroup, ctx: CompileContext, spa
   const { rowKey } = src.appendOnly!;
   const ingested = src.changes.ingestedAt;
   const time = src.time ?? src.order;
-  const columns = [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident);
+  const columns = rowColumns(group, src);
   const entered = `${time} > ${timeLiteral(span.previousAsOfMs)} AND ${time} <= ${timeLiteral(span.asOfMs)}`;
-  const left = foldWindows(group, ctx, true).map((w) => `(${leftWindowSql(time, w, span)})`);
+  const left = foldWindows(group, true).map((w) => `(${leftWindowSql(time, w, span)})`);
   const isNew = `${ingested} > ${timeLiteral(span.previousIngestedMs)}`;
   return [
     `SELECT ${[...columns, `${rowKey} AS _row`, `${ingested} AS _ingested`, `toInt8(if(${isNew} OR (${entered}), 1, -1)) AS _delta`].join(', ')}`,
@@ -455,9 +457,9 @@ export function deltaCopiesSql(group: FeatureGroup, ctx: CompileContext, candida
 }
 
 /**
- * How a candidate counts: `fold` (the one copy of its message: its row is in the delta), `none` (a
- * later copy of a message counted before), or `recompute` (several copies: which one counts is
- * settled by reading the profile's rows as a full run does).
+ * The candidates of a kind: `fold`, the one copy of their message (the delta's rows); `recompute`,
+ * copies of a message with several, unless it was counted before (a later copy of such a message
+ * changes nothing): which copy counts is settled by reading the profile's rows as a full run does.
  */
 export function deltaRowsSql(candidates: string, copies: string, previousIngestedMs: number, kind: 'fold' | 'recompute'): string {
   const single = `_row IN (SELECT _row FROM ${copies} WHERE _copies = 1)`;
