@@ -1,13 +1,12 @@
 /**
  * The wide `profiles` table: its columns (one per feature, typed as declared, then the hidden
- * columns of the features' states), the query that assembles it from the group queries (defaults, derived features), and the update of derived
- * features that read the clock. Pure.
+ * columns of the features' states), the query that assembles it from the group queries (defaults,
+ * derived features), and the update of derived features that read the clock. Pure.
  */
 import { readsClock, type AggregateFeature, type DerivedFeature, type Feature, type FeatureSet } from '../feature-model.ts';
 import { effectiveDefault, hiddenColumns, partColumn, type FeatureState } from './aggregation-sql.ts';
 import { exprSql } from './expression-sql.ts';
 import { CLICKHOUSE_TYPE, ident, indent, literalSql } from './sql.ts';
-
 
 /** The ClickHouse type of a feature's column: Nullable unless it has a default. */
 export function columnType(f: Feature): string {
