@@ -136,19 +136,21 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
     case 'first':
     case 'last':
     case 'latest': {
-      // The order key of the value kept (orderKey) is its time and a hash of the value: the state
-      // keeps the time (ms) beside the value; the hash is taken from the value when merging.
+      // One aggregate keeps the first / last row's value and its order key (time and a hash of the
+      // value). The state stores the time (ms) beside the value; merging hashes the values again.
       const first = f.aggregation.fn === 'first';
       const v = own(null) ? { column: f.name } : hidden(f, 'v', nullable(type));
-      const typed = sameType(f) ? value : `CAST(${value} AS ${nullable(type)})`;
-      const time = `toUnixTimestamp64Milli(${src.order})`;
+      const typed = (x: string) => (sameType(f) ? x : `CAST(${x} AS ${nullable(type)})`);
+      // The key is 0 where no row had a value (real keys are far above it).
+      const pick = (c: string) => `${first ? 'argAndMinIf' : 'argAndMaxIf'}(${value}, ${orderKey(src.order, typed(value))}, ${c})`;
+      const picked = (c: string, part: string) => `if(${pick(c)}.2 = 0, NULL, ${part})`;
       const later = first ? '<' : '>';
-      const key = (v: string, t: string) => `(${t}, cityHash64(${sameType(f) ? v : `CAST(${v} AS ${nullable(type)})`}))`;
+      const key = (x: string, t: string) => `(${t}, cityHash64(${typed(x)}))`;
       return {
         ...base,
         parts: [
-          { ...v, aggregate: (c) => `${first ? 'argMinIf' : 'argMaxIf'}(${value}, ${orderKey(src.order, typed)}, ${c})` },
-          { ...hidden(f, 't', nullable('Int64')), aggregate: (c) => `${first ? 'minOrNullIf' : 'maxOrNullIf'}(${time}, ${withValue(c)})` },
+          { ...v, aggregate: (c) => picked(c, `${pick(c)}.1`) },
+          { ...hidden(f, 't', nullable('Int64')), aggregate: (c) => picked(c, `toInt64(bitShiftRight(${pick(c)}.2, 64)) - ${TIME_OFFSET}`) },
         ],
         value: ([x]) => x!,
         // The time is NULL where no row had a value.
@@ -199,5 +201,8 @@ export const partColumn = (p: StatePart) => ident(p.column);
  * (time, string) tuple per row costs twice as much.
  */
 function orderKey(time: string, value: string): string {
-  return `bitOr(bitShiftLeft(toUInt128(toUnixTimestamp64Milli(${time}) + 4611686018427387904), 64), cityHash64(${value}))`;
+  return `bitOr(bitShiftLeft(toUInt128(toUnixTimestamp64Milli(${time}) + ${TIME_OFFSET}), 64), cityHash64(${value}))`;
 }
+
+/** 2^62: times (ms) before 1970 stay positive in an order key. */
+const TIME_OFFSET = '4611686018427387904';
