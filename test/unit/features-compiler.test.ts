@@ -135,6 +135,13 @@ describe('the feature compiler', () => {
     expect(sql).toContain('toUnixTimestamp64Milli(_base._as_of)');
   });
 
+  it('gives no value, not the epoch, for a min or max of a column with no row in its window', () => {
+    const windowed = set({ last_week: { description: 'd', type: 'timestamp', from: allEvents(), aggregate: max('timestamp'), window: '7d' } });
+    const run = compileRun(windowed, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
+    // maxIf of a non-nullable column over no rows is 1970-01-01; maxOrNullIf is NULL.
+    expect(run.queries[0]!.sql).toMatch(/maxOrNullIf\(`timestamp`, `timestamp` > .*\) AS `last_week`/);
+  });
+
   it('stores a state column beside a feature only where its value is not its state', () => {
     const run = compileRun(shop, ctx, T, { kind: 'all' }, allProfilesSql(ctx), (what) => `db.${what}`);
     const table = createProfilesTableSql('db.p', shop, run.states);
