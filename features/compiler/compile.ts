@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { AggregateFeature, FeatureSet } from '../feature-model.ts';
 import { featureState, partColumn } from './aggregation-sql.ts';
-import { ENTITY, groupFeatures, groupQuery, lookupTableSql, minusColumn, plusColumn, trainingGroupSql, type Delta, type GroupQuery, type IdentityLookup, type RunScope } from './group-sql.ts';
+import { ENTITY, dropsLeftRows, groupFeatures, groupQuery, lookupTableSql, minusColumn, plusColumn, trainingGroupSql, type Delta, type GroupQuery, type IdentityLookup, type RunScope } from './group-sql.ts';
 import { assemblySql, defaultRowsSql, directRowsSql, type States } from './profile-sql.ts';
 import { sourceSql, type CompileContext } from './source-sql.ts';
 import { ident, indent, timeLiteral } from './sql.ts';
@@ -107,7 +107,8 @@ export function foldedRowsSql(set: FeatureSet, ctx: CompileContext, asOfMs: numb
   const merged = [...states.values()].flatMap((s) => {
     const old = s.parts.map((p) => `_o.${partColumn(p)}`);
     const d = deltaOf.get(s.feature.name);
-    const parts = d ? s.merge(old, s.parts.map((p) => `${d}.${ident(plusColumn(p.column))}`), s.feature.window && s.invertible ? s.parts.map((p) => `${d}.${ident(minusColumn(p.column))}`) : undefined) : old;
+    const delta = (column: (c: string) => string) => s.parts.map((p) => `${d}.${ident(column(p.column))}`);
+    const parts = d ? s.merge(old, delta(plusColumn), dropsLeftRows(s) ? delta(minusColumn) : undefined) : old;
     return s.parts.map((p, i) => `${parts[i]} AS ${partColumn(p)}`);
   });
   const folded = [

@@ -292,13 +292,15 @@ export function leftWindowSql(time: string, windowMs: number, delta: Delta): str
   return `${time} > ${timeLiteral(delta.previousAsOfMs - windowMs)} AND ${time} <= ${timeLiteral(Math.min(delta.asOfMs - windowMs, delta.previousAsOfMs))}`;
 }
 
+/** A delta query has the parts of the rows a feature's window left: the feature has a window and its state can drop rows. */
+export const dropsLeftRows = (s: FeatureState) => s.feature.window !== undefined && s.invertible;
+
 /** A feature's columns in a group query: its parts, or in a delta query, the parts of the rows added and removed. */
 function stateColumns(s: FeatureState, src: SourceSql, delta: Delta | undefined): string[] {
   if (!delta) return s.parts.map((p) => `${p.aggregate(s.condition)} AS ${partColumn(p)}`);
-  const window = s.feature.window;
   const plus = s.parts.map((p) => `${p.aggregate(`_delta = 1 AND ${s.condition}`)} AS ${ident(plusColumn(p.column))}`);
-  if (!window || !s.invertible) return plus;
-  const left = `_delta = -1 AND ${s.rowCondition} AND ${leftWindowSql(src.time!, window.ms, delta)}`;
+  if (!dropsLeftRows(s)) return plus;
+  const left = `_delta = -1 AND ${s.rowCondition} AND ${leftWindowSql(src.time!, s.feature.window!.ms, delta)}`;
   return [...plus, ...s.parts.map((p) => `${p.aggregate(left)} AS ${ident(minusColumn(p.column))}`)];
 }
 
