@@ -339,8 +339,14 @@ export class FeatureRunner {
   /** The queries of the run (one per source group), each into its own scratch table. */
   private async computeGroups(run: CompiledRun): Promise<void> {
     await this.createLookups(run);
-    for (const { group, features, sql, table } of run.queries) {
-      await this.exec(`${group.label}: ${features.map((f) => f.name).join(', ')}`, `${groupTableSql(table, sql)} ${FEATURE_QUERY_SETTINGS}`);
+    for (const { group, features, sql, table, staged, rowsTable } of run.queries) {
+      const label = `${group.label}: ${features.map((f) => f.name).join(', ')}`;
+      if (!staged) {
+        await this.exec(label, `${groupTableSql(table, sql)} ${FEATURE_QUERY_SETTINGS}`);
+        continue;
+      }
+      await this.exec(`rows of the delta of ${group.label}`, `${groupTableSql(rowsTable, staged.rows)} ${FEATURE_QUERY_SETTINGS}`);
+      await this.exec(label, `${groupTableSql(table, staged.aggregate(rowsTable))} ${FEATURE_QUERY_SETTINGS}`);
     }
   }
 

@@ -19,8 +19,8 @@ export interface CompiledRun {
   states: States;
   /** The identifier lookups the queries read, each with the statement that fills it (run first). */
   lookups: (IdentityLookup & { sql: string })[];
-  /** One query per source group (see groupQuery), each with the table its rows go to before they are assembled. */
-  queries: (GroupQuery & { table: string })[];
+  /** One query per source group (see groupQuery), each with the table its rows go to before they are assembled (and a staged query's table of rows). */
+  queries: (GroupQuery & { table: string; rowsTable: string })[];
   /** One row per profile of the scope (`profile_id` and every feature), from the group tables. */
   select: string;
   /**
@@ -55,7 +55,7 @@ export function compileRun(set: FeatureSet, ctx: CompileContext, asOfMs: number,
   };
   // An incremental run's scope names the groups it reads (a fold only those with a delta).
   const groups = groupFeatures(aggregates(set)).filter((g) => scope.kind === 'all' || g.key in scope.groups);
-  const queries = groups.map((group, i) => ({ ...groupQuery(group, ctx, asOf, scope, lookup, delta), table: scratch(`group${i}`) }));
+  const queries = groups.map((group, i) => ({ ...groupQuery(group, ctx, asOf, scope, lookup, delta), table: scratch(`group${i}`), rowsTable: scratch(`staged${i}`) }));
   const only = queries.length === 1 ? queries[0] : undefined;
   return {
     states,

@@ -272,6 +272,11 @@ export interface GroupQuery {
   group: FeatureGroup;
   features: AggregateFeature[];
   sql: string;
+  /**
+   * A delta's query in two steps: its rows (few) into a table, then `aggregate(table)`. Measured
+   * faster than the one statement at 50,000 rows (0.14-0.19 s against 0.27-0.33 s).
+   */
+  staged?: { rows: string; aggregate: (rows: string) => string };
 }
 
 /**
@@ -317,13 +322,10 @@ export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: strin
   const src = sourceSql(group.source, ctx);
   const fields = scanFields(group);
   const columns = group.features.flatMap((f) => stateColumns(featureState(f, src, asOf, fields.field), src, delta));
-  const sql = [
-    `SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...columns].join(',\n  ')}`,
-    `FROM (\n${indent(profileRowsSql(group, src, asOf, scope, ctx, fields, lookup, delta !== undefined))}\n)`,
-    where(profileConditions(scope)),
-    `GROUP BY ${PID}`,
-  ].join('\n');
-  return { group, features: group.features, sql };
+  const aggregate = (from: string) =>
+    [`SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...columns].join(',\n  ')}`, `FROM ${from}`, where(profileConditions(scope)), `GROUP BY ${PID}`].join('\n');
+  const rows = profileRowsSql(group, src, asOf, scope, ctx, fields, lookup, delta !== undefined);
+  return { group, features: group.features, sql: aggregate(`(\n${indent(rows)}\n)`), ...(delta && { staged: { rows, aggregate } }) };
 }
 
 // ---- training sets ------------------------------------------------------------------------------
