@@ -278,39 +278,49 @@ export class FeatureRunner {
     const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
     const scratch = this.scratch(runId);
     const deltas: Touched['deltas'] = new Map();
-    const addProfiles = async (group: FeatureGroup, to: string, keyed: string, keysSql: string, mapCtx = ctx) => {
-      await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${keysSql} ${FEATURE_QUERY_SETTINGS}`);
-      await this.exec('their profiles', `INSERT INTO ${to} ${touchedProfilesSql(group, mapCtx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
-    };
+    const windowBands = (windows: number[]) => windows.map((w) => ({ fromMs: span.previousAsOfMs - w, toMs: span.asOfMs - w })).filter((b) => b.toMs > b.fromMs);
     for (const [i, group] of groups.entries()) {
       const src = sourceSql(group.source, ctx);
-      const windowBands = (windows: number[]) => windows.map((w) => ({ fromMs: span.previousAsOfMs - w, toMs: span.asOfMs - w })).filter((b) => b.toMs > b.fromMs);
-      const { ingestedAt } = src.changes;
-      const ingested = `(${ingestedAt} > ${timeLiteral(span.previousIngestedMs)} AND ${ingestedAt} <= ${timeLiteral(span.ingestedMs)})`;
       if (!src.appendOnly) {
+        const { ingestedAt } = src.changes;
+        const ingested = `(${ingestedAt} > ${timeLiteral(span.previousIngestedMs)} AND ${ingestedAt} <= ${timeLiteral(span.ingestedMs)})`;
         const crossed = timeBandsCondition(group, ctx, windowBands(groupWindows(group)));
-        await addProfiles(group, recompute, scratch(`keys${i}`), touchedKeysSql(group, ctx, crossed ? `${ingested} OR ${crossed}` : ingested));
+        await this.addProfiles(group, ctx, recompute, scratch(`keys${i}`), touchedKeysSql(group, ctx, crossed ? `${ingested} OR ${crossed}` : ingested));
         continue;
       }
-      const [candidates, copies, delta, duplicated] = ['candidates', 'copies', 'delta', 'duplicated'].map((what) => scratch(`${what}${i}`)) as [string, string, string, string];
-      await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
-      await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
-      await ch.command(`CREATE TABLE ${delta} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'fold')}`);
-      await ch.command(`CREATE TABLE ${duplicated} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'recompute')}`);
-      // The identity map of the delta's identifiers: it gives the touched profiles here, and the delta rows' profiles when folding.
-      const map = scratch(`delta_map${i}`);
-      await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, delta)}`);
-      deltas.set(group.key, { rows: delta, map });
-      await addProfiles(group, touched, scratch(`keys${i}`), rowKeysSql(group, ctx, delta), { ...ctx, identityMap: map });
-      await addProfiles(group, recompute, scratch(`duplicated_keys${i}`), rowKeysSql(group, ctx, duplicated));
+      deltas.set(group.key, await this.findDelta(group, ctx, span, (what) => scratch(`${what}${i}`), { touched, recompute }));
       const crossed = timeBandsCondition(group, ctx, windowBands(foldWindows(group, false)));
-      if (crossed) await addProfiles(group, recompute, scratch(`crossed_keys${i}`), touchedKeysSql(group, ctx, crossed));
+      if (crossed) await this.addProfiles(group, ctx, recompute, scratch(`crossed_keys${i}`), touchedKeysSql(group, ctx, crossed));
     }
     await ch.command(`INSERT INTO ${touched} SELECT profile_id FROM ${recompute}`);
     const [row] = await ch.query<{ touched: string; recompute: string }>(
       `SELECT (SELECT uniqExact(profile_id) FROM ${touched}) AS touched, (SELECT uniqExact(profile_id) FROM ${recompute}) AS recompute`,
     );
     return { touched: Number(row?.touched ?? 0), recompute: Number(row?.recompute ?? 0), deltas };
+  }
+
+  /**
+   * The delta of an append-only group: its rows (messages with one copy) and the identity map of
+   * their identifiers; their profiles go to `touched`, those of messages with several copies to
+   * `recompute`.
+   */
+  private async findDelta(group: FeatureGroup, ctx: CompileContext, span: DeltaSpan, scratch: (what: string) => string, to: { touched: string; recompute: string }): Promise<{ rows: string; map: string }> {
+    const [candidates, copies, rows, duplicated, map] = ['candidates', 'copies', 'delta', 'duplicated', 'delta_map'].map(scratch) as [string, string, string, string, string];
+    await this.exec(`new rows of ${group.label}, and rows that crossed an edge`, `CREATE TABLE ${candidates} ENGINE = Memory AS ${deltaCandidatesSql(group, ctx, span)} ${FEATURE_QUERY_SETTINGS}`);
+    await this.exec('copies of their messages', `CREATE TABLE ${copies} ENGINE = Memory AS ${deltaCopiesSql(group, ctx, candidates)}`);
+    await this.ch.command(`CREATE TABLE ${rows} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'fold')}`);
+    await this.ch.command(`CREATE TABLE ${duplicated} ENGINE = Memory AS ${deltaRowsSql(candidates, copies, span.previousIngestedMs, 'recompute')}`);
+    // The identity map of the delta's identifiers gives the touched profiles here, and the delta rows' profiles when folding.
+    await this.exec(`identifiers of the delta of ${group.label}`, `CREATE TABLE ${map} ENGINE = Memory AS ${touchedMapSql(group, ctx, rows)}`);
+    await this.addProfiles(group, { ...ctx, identityMap: map }, to.touched, scratch('keys'), rowKeysSql(group, ctx, rows));
+    await this.addProfiles(group, ctx, to.recompute, scratch('duplicated_keys'), rowKeysSql(group, ctx, duplicated));
+    return { rows, map };
+  }
+
+  /** Adds to `to` the profiles of the identifier keys `keysSql` selects (kept in `keyed`), looked up in `ctx`'s identity map. */
+  private async addProfiles(group: FeatureGroup, ctx: CompileContext, to: string, keyed: string, keysSql: string): Promise<void> {
+    await this.exec(`touched by ${group.label}`, `CREATE TABLE ${keyed} ENGINE = Memory AS ${keysSql} ${FEATURE_QUERY_SETTINGS}`);
+    await this.exec('their profiles', `INSERT INTO ${to} ${touchedProfilesSql(group, ctx, keyed)} ${FEATURE_QUERY_SETTINGS}`);
   }
 
   private async writeFull(set: FeatureSet, ctx: CompileContext, table: string, runId: number, asOfMs: number): Promise<void> {

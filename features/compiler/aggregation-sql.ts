@@ -161,7 +161,7 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
       };
     }
     case 'mostFrequent':
-      return one({ ...hidden(f, 'c', `Array(Tuple(${type}, Int64, Int64))`), aggregate: (c) => valueCounts(value, src.order, c) }, mergeValueCounts, (t) => `if(empty(${t}), NULL, arrayMax(arrayMap(x -> (x.2, x.3, x.1), ${t})).3)`);
+      return one({ ...hidden(f, 'c', `Array(Tuple(${type}, Int64, Int64))`), aggregate: (c) => valueCounts(value, src.order, withValue(c)) }, mergeValueCounts, (t) => `if(empty(${t}), NULL, arrayMax(arrayMap(x -> (x.2, x.3, x.1), ${t})).3)`);
   }
 }
 
@@ -173,7 +173,7 @@ export function featureState(f: AggregateFeature, src: SourceSql, asOf: string, 
  * `sumMap` / `maxMap`.
  */
 function valueCounts(value: string, order: string, cond: string): string {
-  const sorted = `arraySort(groupArrayIf((assumeNotNull(${value}), toUnixTimestamp64Milli(${order})), ${cond} AND isNotNull(${value})))`;
+  const sorted = `arraySort(groupArrayIf((assumeNotNull(${value}), toUnixTimestamp64Milli(${order})), ${cond}))`;
   // A value's last pair is its first in reverse order.
   const last = `arrayReverse(arrayEnumerateUniq(arrayReverse(${sorted}.1)))`;
   return `arrayFilter((x, l) -> l = 1, arrayMap((p, n) -> (p.1, toInt64(n), p.2), ${sorted}, arrayEnumerateUniq(${sorted}.1)), ${last})`;
