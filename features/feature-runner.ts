@@ -41,6 +41,7 @@ import { sourceSql } from './compiler/source-sql.ts';
 import { timeLiteral } from './compiler/sql.ts';
 import type { AggregateFeature, FeatureSet } from './feature-model.ts';
 import { recordStatistics, type FeatureStatistics } from './feature-statistics.ts';
+import { syncMaterializedFields } from './materialized-fields.ts';
 import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
 import { IDENTITY_SNAPSHOT, currentMapVersion, snapshotState, syncIdentitySnapshot } from './identity-snapshot.ts';
 import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable } from './profile-versions.ts';
@@ -121,7 +122,7 @@ interface Touched {
   deltas: Map<string, { rows: string; map: string }>;
 }
 
-const STEPS = ['identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
+const STEPS = ['event fields', 'identity map', 'touched profiles', 'compute', 'swap', 'statistics'] as const;
 
 export class FeatureRunner {
   private statements: RunSummary['statements'] = [];
@@ -154,7 +155,7 @@ export class FeatureRunner {
     const runId = Math.max(Date.now(), (previous?.runId ?? 0) + 1);
     const ingestedMs = started - this.opts.settleMs;
     const signature = featureSetSignature(set);
-    const ctx = this.compileContext();
+    let ctx = this.compileContext();
     const groups = groupFeatures(set.features.filter((f): f is AggregateFeature => f.kind === 'aggregate'));
     const table = versionTable(runId);
     const steps: RunSummary['steps'] = [];
@@ -170,13 +171,16 @@ export class FeatureRunner {
     let swapped = false;
     try {
       step(0);
+      // JSON fields the features read, kept as columns of events (read instead of parsing the JSON).
+      ctx = { ...ctx, materialized: (await syncMaterializedFields(ch, set)).columns };
+      step(1);
       const mapVersion = await currentMapVersion(ch);
       const fullReason = await this.fullReason(set, previous, signature, options);
       const tables: TouchedTables = { touched: scratchTable(runId, 'touched'), recompute: scratchTable(runId, 'recompute') };
       if (!fullReason) for (const t of Object.values(tables)) await ch.command(`CREATE TABLE ${ch.table(t)} (profile_id String) ENGINE = MergeTree ORDER BY profile_id`);
       await syncIdentitySnapshot(ch, mapVersion, { touched: fullReason ? undefined : tables.recompute, scratch: scratchTable(runId, 'map_changes') });
 
-      step(1);
+      step(2);
       let found: Touched | undefined;
       let mode: RunSummary['mode'] = 'full';
       let reason = fullReason;
@@ -187,20 +191,20 @@ export class FeatureRunner {
         else mode = 'incremental';
       }
 
-      step(2);
+      step(3);
       if (mode === 'incremental') await this.writeIncremental(set, ctx, groups, previous!.table, table, tables, found!, runId, span);
       else await this.writeFull(set, ctx, table, runId, asOfMs);
       const [count] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table(table)}`);
       const profiles = Number(count?.n ?? 0);
 
-      step(3);
+      step(4);
       await swapProfiles(ch, table, visibleColumns(set));
       swapped = true;
       await dropOldVersions(ch, [table, ...(previous ? [previous.table] : [])]);
 
-      step(4);
-      const statistics = await recordStatistics(ch, { runId, asOfMs, table }, set, groups, ctx, this.opts.driftStddevs);
       step(5);
+      const statistics = await recordStatistics(ch, { runId, asOfMs, table }, set, groups, ctx, this.opts.driftStddevs);
+      step(6);
 
       const seconds = (Date.now() - started) / 1000;
       await ch.insert('feature_runs', [

@@ -1,5 +1,6 @@
 /** What `tessera features plan` shows: the SQL of a full run now, per source group. Pure. */
 import { allProfilesSql, compileRun, groupTableSql, type CompileContext } from './compiler/compile.ts';
+import { materializedChangesSql, materializedFields } from './compiler/materialized-sql.ts';
 import { createProfilesTableSql } from './compiler/profile-sql.ts';
 import type { FeatureSet } from './feature-model.ts';
 import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
@@ -13,6 +14,8 @@ export interface PlanQuery {
 }
 
 export interface Plan {
+  /** The columns of `events` that keep the JSON fields the features read, with the DDL that adds them to a table without them. */
+  materialized: { columns: { column: string; holds: string }[]; sql: string[] };
   /** One query per source group. */
   queries: PlanQuery[];
   /** The table a full run creates (`versionTable` names it) and the statement that fills it. */
@@ -20,10 +23,14 @@ export interface Plan {
   insert: string;
 }
 
+/** A run reads the materialized columns of the set's JSON fields (a run adds them to `events` first). */
 export function buildPlan(set: FeatureSet, ctx: CompileContext, asOfMs: number, versionTable: string, scratch: (what: string) => string): Plan {
+  const fields = materializedFields(set);
+  ctx = { ...ctx, materialized: new Set(fields.map((m) => m.column)) };
   const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), scratch);
   const lookups = run.lookups.map((l) => `${l.sql};\n`).join('');
   return {
+    materialized: { columns: fields.map((m) => ({ column: m.column, holds: m.comment })), sql: materializedChangesSql(ctx.table('events'), fields, []).statements },
     queries: run.queries.map(({ group, features, sql, table }, i) => ({
       group: group.key,
       label: group.label,

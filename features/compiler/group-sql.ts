@@ -10,6 +10,7 @@ import type { AggregateFeature, FieldRef, SourceRef, TypedExpr } from '../featur
 import { orderField, timeField } from '../source-fields.ts';
 import { describeSource, sourceKey } from '../feature-model.ts';
 import { featureState, isInvertible, partColumn, type FeatureState, type FieldReader } from './aggregation-sql.ts';
+import { materializedField } from './materialized-sql.ts';
 import { fieldSql, normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
 import { CLICKHOUSE_TYPE, ident, indent, str, timeLiteral } from './sql.ts';
 
@@ -130,15 +131,15 @@ function profileSql(keys: IdentifierKey[], alias: string, identityMap: string, l
 }
 
 /** Only the columns the features and the keys read: the others would be read from every granule. */
-function rowColumns(group: FeatureGroup, src: SourceSql): string[] {
-  return [...new Set([...usedColumns(group, group.features), ...src.keys.map((k) => k.column)])].map(ident);
+function rowColumns(group: FeatureGroup, src: SourceSql, ctx: CompileContext): string[] {
+  return [...new Set([...usedColumns(group, ctx), ...src.keys.map((k) => k.column)])].map(ident);
 }
 
 /** A group's rows up to `asOf` that carry one of the `identifiers` (id_type, id_value). */
 export function touchedRowsSql(group: FeatureGroup, ctx: CompileContext, asOf: string, identifiers: string): string {
   const src = sourceSql(group.source, ctx);
   const mine = identifierFilter(src.keys, identifiers, ctx);
-  const columns = rowColumns(group, src).join(', ');
+  const columns = rowColumns(group, src, ctx).join(', ');
   if (src.finalTable) return `SELECT ${columns} FROM ${src.finalTable} FINAL PREWHERE ${mine} ${where(scanConditions(group, src, asOf))}`;
   return `SELECT ${columns} FROM ${src.from(asOf)} ${where([...scanConditions(group, src, asOf), mine])}`;
 }
@@ -157,17 +158,25 @@ function profileConditions(scope: RunScope): string[] {
   return [`${PID} IS NOT NULL`, ...(scope.kind === 'touched' ? [`${PID} IN (SELECT profile_id FROM ${scope.profiles})`] : [])];
 }
 
+/** The materialized column that holds a JSON field of the group's source, when its table has one. */
+function materializedColumn(group: FeatureGroup, ref: FieldRef, materialized: ReadonlySet<string> | undefined): string | undefined {
+  if (group.source.kind !== 'events' || !ref.jsonKeys || !materialized) return undefined;
+  const { column } = materializedField(ref);
+  return materialized.has(column) ? column : undefined;
+}
+
 /**
- * The columns a group's features read: fields, event selection, time. Only these cross the join
- * (carrying every column of a wide table through it costs more than the aggregation).
+ * The columns a group's features read: fields (a JSON field's materialized column where there is
+ * one), event selection, time. Only these cross the join (carrying every column of a wide table
+ * through it costs more than the aggregation).
  */
-function usedColumns(group: FeatureGroup, features: AggregateFeature[]): string[] {
+function usedColumns(group: FeatureGroup, ctx: CompileContext): string[] {
   const columns = new Set<string>();
   const visit = (e: TypedExpr | undefined): void => {
-    if (e?.kind === 'field') columns.add(e.field.column);
+    if (e?.kind === 'field') columns.add(materializedColumn(group, e.field, ctx.materialized) ?? e.field.column);
     if (e?.kind === 'call') e.args.forEach(visit);
   };
-  for (const f of features) {
+  for (const f of group.features) {
     visit(f.aggregation.of);
     visit(f.where);
   }
@@ -193,21 +202,23 @@ export interface ScanFields {
 
 /**
  * The scan extracts every JSON field the group's features read, once per row, on the rows of the
- * features that read it (parsing JSON is most of a scan's cost). Top-level scalar keys of one JSON
- * column are extracted together with one parse into a named tuple; a row that is not a JSON
- * object (a tuple would read an array by position) is read path by path, as are nested paths and
- * other types. Values are the same as fieldSql's.
+ * features that read it (parsing JSON is most of a scan's cost), unless the table keeps the field
+ * in a materialized column. Top-level scalar keys of one JSON column are extracted together with
+ * one parse into a named tuple; a row that is not a JSON object (a tuple would read an array by
+ * position) is read path by path, as are nested paths and other types. Values are the same as
+ * fieldSql's.
  */
-export function scanFields(group: FeatureGroup): ScanFields {
+export function scanFields(group: FeatureGroup, materialized?: ReadonlySet<string>): ScanFields {
   const uses = new Map<string, { ref: FieldRef; selections: Set<string | undefined> }>();
+  const names = new Map<string, string>();
   for (const f of group.features) {
     const selection = selectionSql(f.source);
     const visit = (e: TypedExpr | undefined): void => {
       if (e?.kind === 'field' && e.field.jsonKeys) {
         const key = fieldKey(e.field);
-        const use = uses.get(key) ?? { ref: e.field, selections: new Set() };
-        use.selections.add(selection);
-        uses.set(key, use);
+        const column = materializedColumn(group, e.field, materialized);
+        if (column) names.set(key, ident(column));
+        else uses.set(key, { ref: e.field, selections: (uses.get(key)?.selections ?? new Set()).add(selection) });
       }
       if (e?.kind === 'call') e.args.forEach(visit);
     };
@@ -221,9 +232,9 @@ export function scanFields(group: FeatureGroup): ScanFields {
     return list.length === 1 ? list[0] : `(${list.join(' OR ')})`;
   };
   const columns: string[] = [];
-  const names = new Map<string, string>();
+  let extracted = 0;
   const add = (sql: string, key: string) => {
-    const name = `_f${names.size}`;
+    const name = `_f${extracted++}`;
     columns.push(`${sql} AS ${name}`);
     names.set(key, name);
   };
@@ -263,7 +274,7 @@ export function scanFields(group: FeatureGroup): ScanFields {
  */
 function profileRowsSql(group: FeatureGroup, src: SourceSql, asOf: string, scope: RunScope, ctx: CompileContext, fields: ScanFields, lookup: LookupOf, delta: boolean): string {
   const { from, conditions, identityMap } = input(group, src, asOf, scope, ctx);
-  const rows = [`SELECT ${[...usedColumns(group, group.features).map(ident), ...(delta ? ['_delta'] : []), ...keyColumns(src.keys), ...fields.columns].join(', ')}`, `FROM ${from}`, where(conditions)].join('\n');
+  const rows = [`SELECT ${[...usedColumns(group, ctx).map(ident), ...(delta ? ['_delta'] : []), ...keyColumns(src.keys), ...fields.columns].join(', ')}`, `FROM ${from}`, where(conditions)].join('\n');
   return [`SELECT ${profileSql(src.keys, '_r', identityMap, lookup, ctx)} AS ${PID}, _r.*`, `FROM (\n${indent(rows)}\n) AS _r`].join('\n');
 }
 
@@ -320,7 +331,7 @@ function stateColumns(s: FeatureState, src: SourceSql, delta: Delta | undefined)
  */
 export function groupQuery(group: FeatureGroup, ctx: CompileContext, asOf: string, scope: RunScope, lookup: LookupOf, delta?: Delta): GroupQuery {
   const src = sourceSql(group.source, ctx);
-  const fields = scanFields(group);
+  const fields = scanFields(group, ctx.materialized);
   const columns = group.features.flatMap((f) => stateColumns(featureState(f, src, asOf, fields.field), src, delta));
   const aggregate = (from: string) =>
     [`SELECT ${[`assumeNotNull(${PID}) AS profile_id`, ...columns].join(',\n  ')}`, `FROM ${from}`, where(profileConditions(scope)), `GROUP BY ${PID}`].join('\n');
@@ -441,7 +452,7 @@ export function deltaCandidatesSql(group: FeatureGroup, ctx: CompileContext, spa
   const { rowKey } = src.appendOnly!;
   const ingested = src.changes.ingestedAt;
   const time = src.time ?? src.order;
-  const columns = rowColumns(group, src);
+  const columns = rowColumns(group, src, ctx);
   const entered = `${time} > ${timeLiteral(span.previousAsOfMs)} AND ${time} <= ${timeLiteral(span.asOfMs)}`;
   const left = foldWindows(group, true).map((w) => `(${leftWindowSql(time, w, span)})`);
   const isNew = `${ingested} > ${timeLiteral(span.previousIngestedMs)}`;

@@ -16,6 +16,8 @@ export interface CompileContext {
   identifierRule(type: string): { priority: number; normalise: Normaliser } | undefined;
   /** The identity map to join through: (id_type, id_value, profile_id), one row per identifier. */
   identityMap: string;
+  /** Columns of `events` that hold JSON fields (materialized-sql.ts), read instead of parsing the JSON. */
+  materialized?: ReadonlySet<string>;
 }
 
 export interface IdentifierKey {
@@ -167,7 +169,8 @@ export function sourceSql(source: SourceRef, ctx: CompileContext): SourceSql {
         ctx,
       );
       return {
-        from: () => ctx.table('events_unique'),
+        // The table itself, not the events_unique view: a view's `*` leaves out materialized columns.
+        from: () => `${ctx.table('events')} FINAL`,
         keys,
         finalTable: ctx.table('events'),
         time: timeExpr,

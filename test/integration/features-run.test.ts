@@ -6,6 +6,9 @@ import { generateShop } from '../../benchmarks/generator/shop.ts';
 import { parseDebeziumBody } from '../../src/cdc/debezium-envelope.ts';
 import { crmSource } from '../../src/sources/sources-config.ts';
 import { HIDDEN_PREFIX } from '../../features/compiler/aggregation-sql.ts';
+import { allProfilesSql, compileRun } from '../../features/compiler/compile.ts';
+import { MATERIALIZED_PREFIX, materializedFields } from '../../features/compiler/materialized-sql.ts';
+import { syncMaterializedFields } from '../../features/materialized-fields.ts';
 
 const DAY = 86_400_000;
 const T1 = Date.parse('2026-03-10T00:00:00Z');
@@ -57,6 +60,40 @@ describe('feature runs on the stores', () => {
     expect(Number(counts!.rows)).toBe(run.profiles);
     for (const k of ['buyers', 'subscribers', 'crm', 'favourite', 'db_orders']) expect(Number(counts![k]), k).toBeGreaterThan(0);
     expect(run.statistics.map((s) => s.feature)).toContain('orders_30d');
+  });
+
+  it('reads the JSON fields of events from materialized columns, which follow the feature set, with the values the JSON gives', async () => {
+    const ch = stores.ch;
+    const { set } = await services.features.load();
+    const wanted = materializedFields(set).map((m) => m.column);
+    expect(wanted.length).toBeGreaterThan(2);
+    const columns = async () =>
+      ch.query<{ name: string; default_kind: string }>(
+        `SELECT name, default_kind FROM system.columns WHERE database = {db:String} AND table = 'events' AND startsWith(name, {prefix:String}) ORDER BY name`,
+        { db: ch.database, prefix: MATERIALIZED_PREFIX },
+      );
+    // The full run above added them.
+    expect(await columns()).toEqual([...wanted].sort().map((name) => ({ name, default_kind: 'MATERIALIZED' })));
+    // A set that reads no JSON field drops them; this one adds them back (old parts read right before their mutation).
+    expect(await syncMaterializedFields(ch, { features: [] })).toMatchObject({ added: [], dropped: wanted });
+    expect(await columns()).toEqual([]);
+    expect(await syncMaterializedFields(ch, set)).toMatchObject({ added: wanted, dropped: [] });
+    expect(await syncMaterializedFields(ch, set)).toMatchObject({ added: [], dropped: [] });
+
+    // The events query reading the columns, and parsing the JSON instead: the same rows.
+    const ctx = services.features.runner.compileContext();
+    const eventRows = async (materialized: ReadonlySet<string> | undefined, prefix: string) => {
+      const run = compileRun(set, { ...ctx, materialized }, T1, { kind: 'all' }, allProfilesSql(ctx), (what) => ch.table(`${prefix}_${what}`));
+      for (const l of run.lookups) await ch.command(l.sql);
+      const query = run.queries.find((q) => q.group.key === 'events')!;
+      expect(query.sql.includes(MATERIALIZED_PREFIX)).toBe(materialized !== undefined);
+      const rows = await ch.query<Row>(`SELECT * FROM (${query.sql}) ORDER BY profile_id`);
+      // States held in arrays (distinct hashes, value counts) are unordered.
+      return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => JSON.stringify(x)).sort() : v])));
+    };
+    const fromColumns = await eventRows(new Set(wanted), 'mat');
+    expect(fromColumns.length).toBeGreaterThan(20);
+    expectSameRows(fromColumns, await eventRows(undefined, 'json'));
   });
 
   it('an incremental run after new events, identity merges, CDC and CRM changes equals a full run at the same time', async () => {

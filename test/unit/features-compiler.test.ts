@@ -46,7 +46,7 @@ describe('the feature compiler', () => {
     ]);
     const events = run.queries[0]!.sql;
     // The other features of a source share one scan, rows looked up in the identity map and aggregated once.
-    expect(events.match(/FROM db\.events_unique/g)).toHaveLength(1);
+    expect(events.match(/FROM db\.events FINAL/g)).toHaveLength(1);
     expect(events).toContain('GROUP BY _pid');
     expect(events).toMatch(/countIf\(\(type = 'track' AND event IN \('Order Completed'\)\) AND `timestamp` > .*\) AS `orders_30d`/);
     // One lookup per identifier type (shared by the groups); the user_id is tried before the anonymous id, which is looked up only when needed.

@@ -84,6 +84,7 @@ export function featuresCommand(program: Command): void {
       const plan = buildPlan(set, compileContextFor(qualified, (t) => ruleForType(identity, t)), now, qualified(versionTable(now)), (i) => qualified(scratchTable(now, `group${i}`)));
       print(opts.json ?? false, plan, () =>
         [
+          ...(plan.materialized.sql.length ? [`-- JSON fields kept as columns of events (a run adds them once)\n${plan.materialized.sql.join(';\n')};\n`] : []),
           ...plan.queries.map((q, i) => `-- query ${i + 1}/${plan.queries.length}: ${q.label} (${q.features.length} feature(s): ${q.features.join(', ')})\n${q.sql};\n`),
           `-- the new version of the wide table, assembled from the group tables (then the view \`profiles\` is pointed at it)\n${plan.createTable};\n`,
           `${plan.insert};`,
