@@ -6,8 +6,8 @@
  *
  * A column is named after a hash of its expression, so a changed extraction is a new column, never
  * a stale one. Values are always right, materialized or not: in a part written before the column
- * existed, ClickHouse computes it from the expression when it is read (`MATERIALIZE COLUMN` then
- * writes it into those parts, in the background).
+ * existed, ClickHouse computes it from the expression when it is read (until `MATERIALIZE COLUMN`
+ * has written it there; a mutation that a crash interrupted goes on when the server is back).
  */
 import { createHash } from 'node:crypto';
 import type { FeatureSet, FieldRef, TypedExpr } from '../feature-model.ts';
@@ -61,8 +61,9 @@ export interface MaterializedChanges {
 
 /**
  * DDL bringing the materialized columns of `table` (`existing`: the names it has with the prefix)
- * to `wanted`: new ones added and materialized in their old parts without waiting (reads are right
- * meanwhile), ones no feature reads any more dropped (each costs every insert a JSON parse).
+ * to `wanted`: new ones added and written into the existing parts by the same statement, which
+ * waits for that mutation (one parse of the old rows, cheaper than a run parsing them while the
+ * mutation does too); ones no feature reads any more dropped (each costs every insert a parse).
  */
 export function materializedChangesSql(table: string, wanted: readonly MaterializedField[], existing: readonly string[]): MaterializedChanges {
   const have = new Set(existing);
@@ -71,8 +72,8 @@ export function materializedChangesSql(table: string, wanted: readonly Materiali
   const dropped = existing.filter((c) => c.startsWith(MATERIALIZED_PREFIX) && !want.has(c));
   const statements: string[] = [];
   if (add.length) {
-    statements.push(`ALTER TABLE ${table} ${add.map((m) => `ADD COLUMN IF NOT EXISTS ${ident(m.column)} ${m.type} MATERIALIZED ${m.expr} COMMENT ${str(m.comment)}`).join(', ')}`);
-    statements.push(`ALTER TABLE ${table} ${add.map((m) => `MATERIALIZE COLUMN ${ident(m.column)}`).join(', ')} SETTINGS mutations_sync = 0`);
+    const columns = add.map((m) => `ADD COLUMN IF NOT EXISTS ${ident(m.column)} ${m.type} MATERIALIZED ${m.expr} COMMENT ${str(m.comment)}`);
+    statements.push(`ALTER TABLE ${table} ${[...columns, ...add.map((m) => `MATERIALIZE COLUMN ${ident(m.column)}`)].join(', ')} SETTINGS mutations_sync = 2`);
   }
   if (dropped.length) statements.push(`ALTER TABLE ${table} ${dropped.map((c) => `DROP COLUMN IF EXISTS ${ident(c)}`).join(', ')}`);
   return { statements, added: add.map((m) => m.column), dropped };
