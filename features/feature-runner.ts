@@ -155,7 +155,6 @@ export class FeatureRunner {
     const runId = Math.max(Date.now(), (previous?.runId ?? 0) + 1);
     const ingestedMs = started - this.opts.settleMs;
     const signature = featureSetSignature(set);
-    let ctx = this.compileContext();
     const groups = groupFeatures(set.features.filter((f): f is AggregateFeature => f.kind === 'aggregate'));
     const table = versionTable(runId);
     const steps: RunSummary['steps'] = [];
@@ -172,7 +171,7 @@ export class FeatureRunner {
     try {
       step(0);
       // JSON fields the features read, kept as columns of events (read instead of parsing the JSON).
-      ctx = { ...ctx, materialized: (await syncMaterializedFields(ch, set)).columns };
+      const ctx: CompileContext = { ...this.compileContext(), materialized: (await syncMaterializedFields(ch, set)).columns };
       step(1);
       const mapVersion = await currentMapVersion(ch);
       const fullReason = await this.fullReason(set, previous, signature, options);
