@@ -25,7 +25,8 @@ describe('tessera CLI', () => {
   });
   afterAll(() => cli.close());
 
-  it('has --help on every command', async () => {
+  // Twelve CLI processes, each loading TypeScript: ~1-2.5 s apiece while the other test files run.
+  it('has --help on every command', { timeout: 120_000 }, async () => {
     for (const args of [[], ['start'], ['migrate'], ['import', 'events'], ['import', 'crm'], ['cdc', 'pull'], ['cdc', 'status'], ['keys', 'create'], ['keys', 'list'], ['demo'], ['identity'], ['identity', 'explain']]) {
       const { stdout } = await tessera(...args, '--help');
       expect(stdout, args.join(' ')).toContain('Usage: tessera');
