@@ -456,11 +456,14 @@ export function deltaCandidatesSql(group: FeatureGroup, ctx: CompileContext, spa
   const entered = `${time} > ${timeLiteral(span.previousAsOfMs)} AND ${time} <= ${timeLiteral(span.asOfMs)}`;
   const left = foldWindows(group, true).map((w) => `(${leftWindowSql(time, w, span)})`);
   const isNew = `${ingested} > ${timeLiteral(span.previousIngestedMs)}`;
+  const select = (delta: string, condition: string) =>
+    [`SELECT ${[...columns, `${rowKey} AS _row`, `${ingested} AS _ingested`, `toInt8(${delta}) AS _delta`].join(', ')}`, `FROM ${src.appendOnly!.table}`, `WHERE ${condition}`].join('\n');
+  // Two scans: the new rows' (the ingestion-time index skips the older parts) and the older rows
+  // an edge crossed (every row's time is read); one scan for both could skip nothing.
   return [
-    `SELECT ${[...columns, `${rowKey} AS _row`, `${ingested} AS _ingested`, `toInt8(if(${isNew} OR (${entered}), 1, -1)) AS _delta`].join(', ')}`,
-    `FROM ${src.appendOnly!.table}`,
-    `WHERE (${isNew} AND ${ingested} <= ${timeLiteral(span.ingestedMs)} AND ${time} <= ${timeLiteral(span.asOfMs)})`,
-    `  OR (NOT ${isNew} AND ((${entered})${left.map((l) => ` OR ${l}`).join('')}))`,
+    select('1', `${isNew} AND ${ingested} <= ${timeLiteral(span.ingestedMs)} AND ${time} <= ${timeLiteral(span.asOfMs)}`),
+    'UNION ALL',
+    select(`if(${entered}, 1, -1)`, `NOT ${isNew} AND ((${entered})${left.map((l) => ` OR ${l}`).join('')})`),
   ].join('\n');
 }
 
