@@ -115,3 +115,15 @@ export function describeAggregation(f: AggregateFeature): string {
 export function readsClock(e: TypedExpr): boolean {
   return e.kind === 'call' && (e.op === 'daysSince' || e.op === 'hoursSince' || e.args.some(readsClock));
 }
+
+/** The source fields an aggregate feature reads: in its aggregation's input and its filter. */
+export function fieldsRead(f: AggregateFeature): FieldRef[] {
+  const fields: FieldRef[] = [];
+  const visit = (e: TypedExpr | undefined): void => {
+    if (e?.kind === 'field') fields.push(e.field);
+    if (e?.kind === 'call') e.args.forEach(visit);
+  };
+  visit(f.aggregation.of);
+  visit(f.where);
+  return fields;
+}

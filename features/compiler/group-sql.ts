@@ -6,9 +6,9 @@
  * Training sets join rows to the entity rows (profile, time) instead and aggregate per entity row,
  * with every window and filter relative to that row's time.
  */
-import type { AggregateFeature, FieldRef, SourceRef, TypedExpr } from '../feature-model.ts';
+import type { AggregateFeature, FieldRef, SourceRef } from '../feature-model.ts';
 import { orderField, timeField } from '../source-fields.ts';
-import { describeSource, sourceKey } from '../feature-model.ts';
+import { describeSource, fieldsRead, sourceKey } from '../feature-model.ts';
 import { featureState, isInvertible, partColumn, type FeatureState, type FieldReader } from './aggregation-sql.ts';
 import { materializedField } from './materialized-sql.ts';
 import { fieldSql, normaliseSql, selectionSql, sourceSql, type CompileContext, type IdentifierKey, type SourceSql } from './source-sql.ts';
@@ -172,14 +172,7 @@ function materializedColumn(group: FeatureGroup, ref: FieldRef, materialized: Re
  */
 function usedColumns(group: FeatureGroup, ctx: CompileContext): string[] {
   const columns = new Set<string>();
-  const visit = (e: TypedExpr | undefined): void => {
-    if (e?.kind === 'field') columns.add(materializedColumn(group, e.field, ctx.materialized) ?? e.field.column);
-    if (e?.kind === 'call') e.args.forEach(visit);
-  };
-  for (const f of group.features) {
-    visit(f.aggregation.of);
-    visit(f.where);
-  }
+  for (const field of group.features.flatMap(fieldsRead)) columns.add(materializedColumn(group, field, ctx.materialized) ?? field.column);
   if (group.source.kind === 'events') ['type', 'event', 'name'].forEach((c) => columns.add(c));
   const time = timeField(group.source);
   if (time) columns.add(time.column);
@@ -213,17 +206,12 @@ export function scanFields(group: FeatureGroup, materialized?: ReadonlySet<strin
   const names = new Map<string, string>();
   for (const f of group.features) {
     const selection = selectionSql(f.source);
-    const visit = (e: TypedExpr | undefined): void => {
-      if (e?.kind === 'field' && e.field.jsonKeys) {
-        const key = fieldKey(e.field);
-        const column = materializedColumn(group, e.field, materialized);
-        if (column) names.set(key, ident(column));
-        else uses.set(key, { ref: e.field, selections: (uses.get(key)?.selections ?? new Set()).add(selection) });
-      }
-      if (e?.kind === 'call') e.args.forEach(visit);
-    };
-    visit(f.aggregation.of);
-    visit(f.where);
+    for (const field of fieldsRead(f).filter((r) => r.jsonKeys)) {
+      const key = fieldKey(field);
+      const column = materializedColumn(group, field, materialized);
+      if (column) names.set(key, ident(column));
+      else uses.set(key, { ref: field, selections: (uses.get(key)?.selections ?? new Set()).add(selection) });
+    }
   }
   /** Rows any of the selections reads (undefined: all rows). */
   const rowsOf = (selections: Iterable<string | undefined>): string | undefined => {

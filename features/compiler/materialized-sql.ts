@@ -10,7 +10,7 @@
  * has written it there; a mutation that a crash interrupted goes on when the server is back).
  */
 import { createHash } from 'node:crypto';
-import type { FeatureSet, FieldRef, TypedExpr } from '../feature-model.ts';
+import { fieldsRead, type FeatureSet, type FieldRef } from '../feature-model.ts';
 import { fieldSql } from './source-sql.ts';
 import { CLICKHOUSE_TYPE, ident, str } from './sql.ts';
 
@@ -37,17 +37,9 @@ export function materializedField(ref: FieldRef): MaterializedField {
 /** The JSON fields the events features of a set read, as columns (each once, in a stable order). */
 export function materializedFields(set: FeatureSet): MaterializedField[] {
   const fields = new Map<string, MaterializedField>();
-  const visit = (e: TypedExpr | undefined): void => {
-    if (e?.kind === 'field' && e.field.jsonKeys) {
-      const m = materializedField(e.field);
-      fields.set(m.column, m);
-    }
-    if (e?.kind === 'call') e.args.forEach(visit);
-  };
   for (const f of set.features) {
     if (f.kind !== 'aggregate' || f.source.kind !== 'events') continue;
-    visit(f.aggregation.of);
-    visit(f.where);
+    for (const m of fieldsRead(f).filter((r) => r.jsonKeys).map(materializedField)) fields.set(m.column, m);
   }
   return [...fields.values()].sort((a, b) => a.column.localeCompare(b.column));
 }
