@@ -74,7 +74,7 @@ describe('feature runs on the stores', () => {
       );
     // The full run above added them.
     expect(await columns()).toEqual([...wanted].sort().map((name) => ({ name, default_kind: 'MATERIALIZED' })));
-    // A set that reads no JSON field drops them; this one adds them back (old parts read right before their mutation).
+    // A set that reads no JSON field drops them; this one adds them back, filled in the rows already stored.
     expect(await syncMaterializedFields(ch, { features: [] })).toMatchObject({ added: [], dropped: wanted });
     expect(await columns()).toEqual([]);
     expect(await syncMaterializedFields(ch, set)).toMatchObject({ added: wanted, dropped: [] });
