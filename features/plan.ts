@@ -26,8 +26,8 @@ export interface Plan {
 /** A run reads the materialized columns of the set's JSON fields (a run adds them to `events` first). */
 export function buildPlan(set: FeatureSet, ctx: CompileContext, asOfMs: number, versionTable: string, scratch: (what: string) => string): Plan {
   const fields = materializedFields(set);
-  ctx = { ...ctx, materialized: new Set(fields.map((m) => m.column)) };
-  const run = compileRun(set, ctx, asOfMs, { kind: 'all' }, allProfilesSql(ctx), scratch);
+  const runCtx: CompileContext = { ...ctx, materialized: new Set(fields.map((m) => m.column)) };
+  const run = compileRun(set, runCtx, asOfMs, { kind: 'all' }, allProfilesSql(runCtx), scratch);
   const lookups = run.lookups.map((l) => `${l.sql};\n`).join('');
   return {
     materialized: { columns: fields.map((m) => ({ column: m.column, holds: m.comment })), sql: materializedChangesSql(ctx.table('events'), fields, []).statements },
