@@ -44,7 +44,7 @@ import { recordStatistics, type FeatureStatistics } from './feature-statistics.t
 import { syncMaterializedFields } from './materialized-fields.ts';
 import { FEATURE_QUERY_SETTINGS } from './feature-settings.ts';
 import { IDENTITY_SNAPSHOT, currentMapVersion, snapshotState, syncIdentitySnapshot } from './identity-snapshot.ts';
-import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable } from './profile-versions.ts';
+import { cloneTable, dropOldVersions, dropScratchTables, scratchTable, swapProfiles, tableExists, versionTable, waitForMutations } from './profile-versions.ts';
 
 /** The key of the runs' checkpoint in job_checkpoints. */
 export const FEATURES_CHECKPOINT = 'features.run';
@@ -249,10 +249,10 @@ export class FeatureRunner {
     }
   }
 
-  /** Runs a statement and records its time under `label`. */
-  private async exec(label: string, sql: string): Promise<void> {
+  /** Runs a statement (SQL, or a function) and records its time under `label`. */
+  private async exec(label: string, sql: string | (() => Promise<void>)): Promise<void> {
     const started = performance.now();
-    await this.ch.command(sql);
+    await (typeof sql === 'string' ? this.ch.command(sql) : sql());
     this.statements.push({ statement: label, seconds: (performance.now() - started) / 1000 });
   }
 
@@ -372,7 +372,10 @@ export class FeatureRunner {
     const ch = this.ch;
     const [touched, recompute] = [ch.table(tables.touched), ch.table(tables.recompute)];
     await cloneTable(ch, previous, table);
-    await this.exec('delete the touched rows', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched})`);
+    // The touched rows are marked deleted in the background while their new rows are computed: the
+    // mutation only reaches the parts cloned from `previous` (rows inserted after it are newer).
+    // It runs in the engine's background pool, where it may queue behind merges of `events`.
+    await this.exec('delete the touched rows (started)', `DELETE FROM ${ch.table(table)} WHERE profile_id IN (SELECT profile_id FROM ${touched}) SETTINGS lightweight_deletes_sync = 0`);
     if (found.recompute > 0) await this.recompute(set, ctx, groups, table, recompute, runId, span.asOfMs);
     if (found.touched > found.recompute) {
       const folded = ch.table(scratchTable(runId, 'folded'));
@@ -384,6 +387,7 @@ export class FeatureRunner {
       const deltas = run.queries.map((q) => ({ features: q.features, table: q.table }));
       await this.exec('fold the deltas into the states', `INSERT INTO ${ch.table(table)} ${foldedRowsSql(set, ctx, span.asOfMs, ch.table(previous), folded, deltas)} ${FEATURE_QUERY_SETTINGS}`);
     }
+    await this.exec('wait for the delete', () => waitForMutations(ch, table));
     const clock = clockUpdateSql(ch.table(table), set, timeLiteral(span.asOfMs));
     if (clock) await this.exec('move clock-reading features', `${clock} SETTINGS mutations_sync = 2`);
   }

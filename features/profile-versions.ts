@@ -31,6 +31,20 @@ export async function cloneTable(ch: Clickhouse, from: string, to: string): Prom
   await ch.command(`ALTER TABLE ${ch.table(to)} ATTACH PARTITION tuple() FROM ${ch.table(from)}`);
 }
 
+/** Waits until the mutations of `table` are done; throws the reason of one that keeps failing. */
+export async function waitForMutations(ch: Clickhouse, table: string, pollMs = 5): Promise<void> {
+  for (;;) {
+    const pending = await ch.query<{ reason: string }>(
+      `SELECT latest_fail_reason AS reason FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND NOT is_done`,
+      { db: ch.database, table },
+    );
+    if (pending.length === 0) return;
+    const failed = pending.find((m) => m.reason);
+    if (failed) throw new Error(`a mutation of ${table} failed: ${failed.reason}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 async function tables(ch: Clickhouse): Promise<string[]> {
   const rows = await ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String}`, { db: ch.database });
   return rows.map((r) => r.name);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestStores, type TestStores } from '../helpers/stores.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
+import { waitForMutations } from '../../features/profile-versions.ts';
 
 const MINIMAL = path.resolve('test/fixtures/features-minimal');
 const CHANGED = path.resolve('test/fixtures/features-changed');
@@ -54,5 +55,19 @@ describe('feature set changes and drift', () => {
     expect(revenue.drift.map((d) => d.metric)).toContain('mean');
     const catalog = await features.catalog();
     expect(catalog.find((e) => e.name === 'revenue')!.drift.map((d) => d.metric)).toContain('mean');
+  });
+
+  it("waits for a version's background mutations, and names the reason of one that fails", async () => {
+    const ch = stores.ch;
+    const t = ch.table('mutated');
+    await ch.command(`CREATE TABLE ${t} (k UInt64, v UInt64) ENGINE = MergeTree ORDER BY k`);
+    await ch.command(`INSERT INTO ${t} SELECT number, number FROM numbers(1000)`);
+    await ch.command(`DELETE FROM ${t} WHERE k < 10 SETTINGS lightweight_deletes_sync = 0`);
+    await waitForMutations(ch, 'mutated');
+    const [row] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${t}`);
+    expect(Number(row!.n)).toBe(990);
+    await ch.command(`ALTER TABLE ${t} UPDATE v = throwIf(k = 500, 'no five hundred') WHERE 1 SETTINGS mutations_sync = 0`);
+    await expect(waitForMutations(ch, 'mutated')).rejects.toThrow(/a mutation of mutated failed: .*no five hundred/);
+    await ch.command(`DROP TABLE ${t}`);
   });
 });
