@@ -249,10 +249,15 @@ export class FeatureRunner {
     }
   }
 
-  /** Runs a statement (SQL, or a function) and records its time under `label`. */
-  private async exec(label: string, sql: string | (() => Promise<void>)): Promise<void> {
+  /** Runs a statement and records its time under `label`. */
+  private exec(label: string, sql: string): Promise<void> {
+    return this.timed(label, () => this.ch.command(sql));
+  }
+
+  /** Records the time of `work` under `label`, with the statements. */
+  private async timed(label: string, work: () => Promise<void>): Promise<void> {
     const started = performance.now();
-    await (typeof sql === 'string' ? this.ch.command(sql) : sql());
+    await work();
     this.statements.push({ statement: label, seconds: (performance.now() - started) / 1000 });
   }
 
@@ -387,7 +392,7 @@ export class FeatureRunner {
       const deltas = run.queries.map((q) => ({ features: q.features, table: q.table }));
       await this.exec('fold the deltas into the states', `INSERT INTO ${ch.table(table)} ${foldedRowsSql(set, ctx, span.asOfMs, ch.table(previous), folded, deltas)} ${FEATURE_QUERY_SETTINGS}`);
     }
-    await this.exec('wait for the delete', () => waitForMutations(ch, table));
+    await this.timed('wait for the delete', () => waitForMutations(ch, table));
     const clock = clockUpdateSql(ch.table(table), set, timeLiteral(span.asOfMs));
     if (clock) await this.exec('move clock-reading features', `${clock} SETTINGS mutations_sync = 2`);
   }
