@@ -31,8 +31,11 @@ export async function cloneTable(ch: Clickhouse, from: string, to: string): Prom
   await ch.command(`ALTER TABLE ${ch.table(to)} ATTACH PARTITION tuple() FROM ${ch.table(from)}`);
 }
 
-/** Waits until the mutations of `table` are done; throws the reason of one that keeps failing. */
-export async function waitForMutations(ch: Clickhouse, table: string, pollMs = 5): Promise<void> {
+/** How often waitForMutations looks again. */
+const MUTATION_POLL_MS = 5;
+
+/** Waits until the mutations of `table` are done; throws the reason of one that fails. */
+export async function waitForMutations(ch: Clickhouse, table: string): Promise<void> {
   for (;;) {
     const pending = await ch.query<{ reason: string }>(
       `SELECT latest_fail_reason AS reason FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND NOT is_done`,
@@ -41,7 +44,7 @@ export async function waitForMutations(ch: Clickhouse, table: string, pollMs = 5
     if (pending.length === 0) return;
     const failed = pending.find((m) => m.reason);
     if (failed) throw new Error(`a mutation of ${table} failed: ${failed.reason}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await new Promise((resolve) => setTimeout(resolve, MUTATION_POLL_MS));
   }
 }
 
