@@ -1,7 +1,8 @@
 /**
  * The statistics of a profiles table in one scan: per feature, nulls, min / max / mean (numbers,
- * booleans as 0/1, times as epoch milliseconds), an approximate distinct count (`uniq`); and the
- * newest source row behind each group. Pure.
+ * booleans as 0/1, times as epoch milliseconds), a distinct count (`uniqCombined`: exact for small
+ * sets, then HyperLogLog; more exact than `uniq`, and no slower on 1M profiles); and the newest
+ * source row behind each group. Pure.
  */
 import type { Feature } from '../feature-model.ts';
 import type { FeatureGroup } from './group-sql.ts';
@@ -36,7 +37,7 @@ export function statisticsSql(table: string, features: Feature[]): string {
       n ? `min(${n}) AS min${i}` : `CAST(NULL AS Nullable(Float64)) AS min${i}`,
       n ? `max(${n}) AS max${i}` : `CAST(NULL AS Nullable(Float64)) AS max${i}`,
       n ? `avg(${n}) AS mean${i}` : `CAST(NULL AS Nullable(Float64)) AS mean${i}`,
-      `uniq(${c}) AS d${i}`,
+      `uniqCombined(${c}) AS d${i}`,
     );
   });
   return `SELECT ${columns.join(', ')} FROM ${table}`;
