@@ -37,24 +37,25 @@ export function copyField(v: string): string {
 }
 
 /**
- * Streams rows into `table` with COPY (far faster than INSERT for a rebuild's millions of rows);
- * `line` writes one row in COPY text format (fields through `copyField`), newline included. FREEZE:
+ * Streams COPY text into `table` (far faster than INSERT for a rebuild's millions of rows). FREEZE:
  * the table was created in this transaction.
  */
-async function copyRows<T>(tx: Tx, table: string, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
+async function copyText(tx: Tx, table: string, cols: readonly string[], text: Iterable<string | Uint8Array>): Promise<void> {
   const stream = await tx.unsafe(`COPY ${table} (${cols.join(', ')}) FROM STDIN WITH (FREEZE)`).writable();
-  function* chunks() {
-    let buffer = '';
-    for (let i = 0; i < rows.length; i++) {
-      buffer += line(rows[i] as T, i);
-      if (buffer.length > 1 << 16) {
-        yield buffer;
-        buffer = '';
-      }
+  await pipeline(Readable.from(text, { objectMode: false }), stream);
+}
+
+/** `rows` as COPY text in chunks of ~64 KB; `line` writes one row (fields through `copyField`), newline included. */
+function* copyLines<T>(rows: readonly T[], line: (row: T) => string): Generator<string> {
+  let buffer = '';
+  for (const row of rows) {
+    buffer += line(row);
+    if (buffer.length > 1 << 16) {
+      yield buffer;
+      buffer = '';
     }
-    if (buffer) yield buffer;
   }
-  await pipeline(Readable.from(chunks()), stream);
+  if (buffer) yield buffer;
 }
 
 /** A primary key or index of a graph table, as the catalog defines it. */
@@ -96,17 +97,17 @@ async function ownedSequences(tx: Tx): Promise<{ sequence: string; table: GraphT
 const stagingIndex = (name: string) => staging(name.slice(0, 63 - '_rebuild'.length));
 
 /**
- * Creates the staging copy of `table`, COPYs `rows` into it (`line` writes one in COPY text), then
- * builds its keys and indexes and its statistics; one transaction.
+ * Creates the staging copy of `table`, COPYs `text` into it, then builds its keys and indexes and
+ * its statistics; one transaction.
  */
-function loadTable<T>(sql: Sql, indexes: readonly IndexDefinition[], table: GraphTable, cols: readonly string[], rows: readonly T[], line: (row: T, i: number) => string): Promise<void> {
+function loadTable(sql: Sql, indexes: readonly IndexDefinition[], table: GraphTable, cols: readonly string[], text: Iterable<string | Uint8Array>): Promise<void> {
   const into = staging(table);
   return sql.begin(async (tx) => {
     await tx`SET LOCAL maintenance_work_mem = '1GB'`;
     await tx.unsafe(`DROP TABLE IF EXISTS ${into}`);
     // LIKE copies the columns (collations included), defaults and checks; not the indexes.
     await tx.unsafe(`CREATE TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)`);
-    await copyRows(tx, into, cols, rows, line);
+    await copyText(tx, into, cols, text);
     for (const ix of indexes.filter((i) => i.table === table)) {
       if (ix.constraint) await tx.unsafe(`ALTER TABLE ${into} ADD CONSTRAINT ${stagingIndex(ix.name)} ${ix.constraint}`);
       else await tx.unsafe(`CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${stagingIndex(ix.name)} ON ${into} ${ix.using}`);
@@ -117,26 +118,40 @@ function loadTable<T>(sql: Sql, indexes: readonly IndexDefinition[], table: Grap
 }
 
 /**
- * Loads `diff` into the staging copies, each table in a transaction of its own. The identifiers
- * get versions `first`, `first + 1`, ... in `diff.identifiers` order. (Two tables at a time on two
- * connections was no faster on two cores: Node writing the COPY text and PostgreSQL parsing it
- * already use both.)
+ * What a rebuild loads: the COPY text of its identifiers (key, type, value, profile_id, first_seen,
+ * version; versions `first`, `first + 1`, ...) and of its edges (a, b, source, first_seen,
+ * first_record_id, last_seen, count), made as it is read (graph-columns.ts), and the rest of its
+ * diff (redirects, merges, refused links and values; its identifiers and edges are not read).
  */
-export async function loadStagingGraph(sql: Sql, diff: ResolutionDiff, first: number): Promise<void> {
+export interface GraphLoad {
+  identifiers(first: number): Iterable<string | Uint8Array>;
+  edges(): Iterable<string | Uint8Array>;
+  diff: Pick<ResolutionDiff, 'redirects' | 'merges' | 'rejectedLinks' | 'rejectedIdentifiers'>;
+}
+
+/**
+ * Loads a rebuild's graph into the staging copies, each table in a transaction of its own: the
+ * identifiers and the edges at once on two connections (PostgreSQL parses and indexes each on a
+ * core of its own), then the smaller tables.
+ */
+export async function loadStagingGraph(sql: Sql, graph: GraphLoad, first: number): Promise<void> {
   const indexes = await graphIndexes(sql);
   const f = copyField;
-  await loadTable(sql, indexes, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], diff.identifiers,
-    (r, i) => `${f(r.key)}\t${f(r.type)}\t${f(r.value)}\t${f(r.profileId)}\t${r.firstSeen}\t${first + i}\n`);
-  await loadTable(sql, indexes, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], diff.edges,
-    (e) => `${f(e.a)}\t${f(e.b)}\t${f(e.source)}\t${e.firstSeen}\t${f(e.firstRecordId)}\t${e.lastSeen}\t${e.count}\n`);
-  await loadTable(sql, indexes, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'], diff.redirects,
-    (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`);
-  await loadTable(sql, indexes, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'], diff.merges,
-    (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`);
-  await loadTable(sql, indexes, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedLinks,
-    (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
-  await loadTable(sql, indexes, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'], diff.rejectedIdentifiers,
-    (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`);
+  const { redirects, merges, rejectedLinks, rejectedIdentifiers } = graph.diff;
+  // Both settle before a failure is thrown: its clean-up must not race the other load.
+  const loaded = await Promise.allSettled([
+    loadTable(sql, indexes, 'identity_identifiers', ['key', 'type', 'value', 'profile_id', 'first_seen', 'version'], graph.identifiers(first)),
+    loadTable(sql, indexes, 'identity_edges', ['a', 'b', 'source', 'first_seen', 'first_record_id', 'last_seen', 'count'], graph.edges()),
+  ]);
+  for (const r of loaded) if (r.status === 'rejected') throw r.reason;
+  await loadTable(sql, indexes, 'identity_redirects', ['from_id', 'to_id', 'record_id', 'ts'],
+    copyLines(redirects, (r) => `${f(r.from)}\t${f(r.to)}\t${f(r.recordId)}\t${r.timestamp}\n`));
+  await loadTable(sql, indexes, 'identity_merges', ['from_id', 'into_id', 'record_id', 'ts', 'reason'],
+    copyLines(merges, (m) => `${f(m.from)}\t${f(m.into)}\t${f(m.recordId)}\t${m.timestamp}\t${f(m.reason)}\n`));
+  await loadTable(sql, indexes, 'identity_rejected_links', ['a', 'b', 'rule', 'source', 'record_id', 'ts', 'last_seen', 'count'],
+    copyLines(rejectedLinks, (r) => `${f(r.a)}\t${f(r.b)}\t${f(r.rule)}\t${f(r.source)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
+  await loadTable(sql, indexes, 'identity_rejected_identifiers', ['type', 'raw', 'reason', 'record_id', 'ts', 'last_seen', 'count'],
+    copyLines(rejectedIdentifiers, (r) => `${f(r.type)}\t${f(r.raw)}\t${f(r.reason)}\t${f(r.recordId)}\t${r.timestamp}\t${r.lastSeen}\t${r.count}\n`));
 }
 
 /**

@@ -16,11 +16,13 @@ import type { ResolvedIdentityConfig } from './identity-config.ts';
 import { normaliseIdentifier } from './normalise.ts';
 import { overridesTouching, type IdentityOverrides } from './overrides.ts';
 import { PostgresIdentityRepository, type OverrideRow } from './postgres-identity-repository.ts';
-import { copyField } from './graph-reload.ts';
+import type { GraphLoad } from './graph-reload.ts';
+import { edgeCopyText, identifierCopyText, identityMapText } from './graph-columns.ts';
+import { textBlocks } from './copy-text.ts';
 import { recomputeComponents } from './recompute.ts';
 import { resolveBatch } from './resolver.ts';
 import { ResolverEngine } from './resolver-engine.ts';
-import type { IdentifierAssignment, ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
+import type { ResolutionDiff, ResolutionStats } from './resolution-diff.ts';
 
 export const RESOLVE_JOB = 'identity.resolve';
 
@@ -45,6 +47,8 @@ export interface RunSummary extends ResolutionStats {
   seconds: number;
   /** Seconds per phase (read, resolve, PostgreSQL writes, ClickHouse map, ...). */
   phases?: Record<string, number>;
+  /** What went otherwise than planned without failing the run (e.g. a slower fallback). */
+  notes?: string[];
 }
 
 export interface IdentityView {
@@ -170,18 +174,23 @@ export class IdentityService {
     timer.phases['resolve: sort'] = seconds.sort;
     timer.phases['resolve: wait for pages'] = Math.round(seconds.wait * 1000) / 1000;
     const phase = (name: string) => timer.lap(name);
-    const diff = engine.diff();
+    // The identifiers and edges go out as columns of the engine, written straight into COPY text;
+    // the rest of the diff (redirects, merges, refusals) as objects.
+    const diff = engine.diff({ graph: false });
+    const graph = engine.graphColumns();
+    const load: GraphLoad = { identifiers: (first) => identifierCopyText(graph, first), edges: () => edgeCopyText(graph), diff };
     phase('diff');
     // The new map goes to ClickHouse straight from memory, into a staging table while PostgreSQL
     // loads (its versions are known once the transaction holds the lock), attached after the commit.
     const staging = this.ch.table(`identity_map_rebuild_${Date.now().toString(36)}`);
     let staged: Promise<void> | undefined;
+    const notes: string[] = [];
     try {
       const block = await this.repo.transaction(async (tx) => {
-        const versions = await this.repo.allocateVersions(tx, diff.identifiers.length);
-        staged = this.stageMapRows(staging, diff.identifiers, versions.from);
+        const versions = await this.repo.allocateVersions(tx, graph.identifiers.count);
+        staged = this.stageMapRows(staging, identityMapText(graph, versions.from));
         staged.catch(() => {}); // awaited below
-        await this.repo.replaceAll(tx, diff, versions.from, phase);
+        await this.repo.replaceAll(tx, load, versions.from, phase);
         for (const stream of STREAM_NAMES) await writeCheckpoint(tx, resolveCheckpoint(stream), cursors[stream]);
         return versions;
       }).catch(async (err: unknown) => {
@@ -195,13 +204,14 @@ export class IdentityService {
         await staged;
         await this.ch.command(`ALTER TABLE ${this.ch.table('identity_map')} ATTACH PARTITION tuple() FROM ${staging}`);
         // The rest (identifiers the rebuild removed) the usual way.
-        mapRowsCopied = diff.identifiers.length + (await this.syncMap({ copied: block }));
-      } catch {
-        // The graph is committed; the copy catches up from PostgreSQL instead.
+        mapRowsCopied = graph.identifiers.count + (await this.syncMap({ copied: block }));
+      } catch (err) {
+        // The graph is committed; the copy catches up from PostgreSQL instead (slower: said so).
+        notes.push(`the identity map was copied from PostgreSQL: staging it from memory failed (${err instanceof Error ? err.message : String(err)})`);
         mapRowsCopied = await this.syncMap();
       }
       phase('map');
-      return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000, phases: timer.phases };
+      return { ...diff.stats, batches: 1, read, mapRowsCopied, seconds: (Date.now() - started) / 1000, phases: timer.phases, ...(notes.length > 0 && { notes }) };
     } finally {
       await staged?.catch(() => {});
       await this.ch.command(`DROP TABLE IF EXISTS ${staging}`);
@@ -209,24 +219,19 @@ export class IdentityService {
   }
 
   /**
-   * Writes identifiers (versions `firstVersion`, `firstVersion + 1`, ... in order) into a new table
-   * shaped like the ClickHouse identity map, as TabSeparated in large blocks: a rebuild's whole map
-   * without reading it back from PostgreSQL.
+   * Writes a rebuild's identity map rows (TabSeparated: id_type, id_value, profile_id, version,
+   * deleted) into a new table shaped like the ClickHouse identity map: the whole map without
+   * reading it back from PostgreSQL.
    */
-  private async stageMapRows(table: string, rows: readonly IdentifierAssignment[], firstVersion: number): Promise<void> {
+  private async stageMapRows(table: string, text: Iterable<Uint8Array>): Promise<void> {
     await this.ch.command(`CREATE TABLE ${table} AS ${this.ch.table('identity_map')}`);
-    const BLOCK = 250_000;
-    for (let start = 0; start < rows.length; start += BLOCK) {
-      const end = Math.min(rows.length, start + BLOCK);
-      let text = '';
-      for (let i = start; i < end; i++) {
-        const r = rows[i] as IdentifierAssignment;
-        text += `${copyField(r.type)}\t${copyField(r.value)}\t${copyField(r.profileId)}\t${firstVersion + i}\t0\n`;
-      }
+    // Blocks of ~64 MB, each an insert of its own: the embedded engine takes an insert's body as
+    // one string, which a 4M-row map would make hundreds of megabytes long.
+    for (const block of textBlocks(text, 64 << 20)) {
       await this.ch.client.insert({
         table,
         columns: ['id_type', 'id_value', 'profile_id', 'version', 'deleted'],
-        values: Readable.from([text], { objectMode: false }),
+        values: Readable.from(block, { objectMode: false }),
         format: 'TabSeparated',
       });
     }

@@ -9,7 +9,7 @@ import type { IdentityOverrides, IdentifierPair } from './overrides.ts';
 import type { LoadedState, StateLoader } from './resolver.ts';
 import type { StoredIdentifier } from './resolver-engine.ts';
 import type { EdgeDelta, RejectedLink, ResolutionDiff } from './resolution-diff.ts';
-import { dropStagingGraph, loadStagingGraph, swapInStagingGraph } from './graph-reload.ts';
+import { dropStagingGraph, loadStagingGraph, swapInStagingGraph, type GraphLoad } from './graph-reload.ts';
 
 type Tx = Sql | TransactionSql;
 const CHUNK = 20_000;
@@ -148,10 +148,10 @@ export class PostgresIdentityRepository {
    * Replaces the graph (not the overrides) with a rebuild's (graph-reload.ts): loaded beside the
    * live tables on connections of their own while readers go on, then swapped in within `tx`,
    * which holds the identity lock. The identifiers get versions `first`, `first + 1`, ... in
-   * `diff.identifiers` order (`allocateVersions`).
+   * their order (`allocateVersions`).
    */
-  async replaceAll(tx: Tx, diff: ResolutionDiff, first: number, phase: (name: string) => void = () => {}): Promise<void> {
-    await loadStagingGraph(this.sql, diff, first);
+  async replaceAll(tx: Tx, graph: GraphLoad, first: number, phase: (name: string) => void = () => {}): Promise<void> {
+    await loadStagingGraph(this.sql, graph, first);
     phase('load graph');
     await swapInStagingGraph(tx);
     phase('swap');

@@ -55,6 +55,7 @@ import type { IdentityOverrides } from './overrides.ts';
 import { profileIdFor } from './profile-id.ts';
 import { UnionFind } from './union-find.ts';
 import { MISSING, StringTable } from './string-table.ts';
+import type { GraphColumns } from './graph-columns.ts';
 import {
   compareRecordOrder,
   type Checkpoint,
@@ -1004,6 +1005,40 @@ export class ResolverEngine {
     return { key: this.key(id), type: this.typeNames[t] as string, value: this.value(id), profileId, firstSeen: this.firstSeen[id] as number };
   }
 
+  /**
+   * `diff()`'s identifiers and edges as columns over the engine's arrays (graph-columns.ts): the
+   * same rows in the same order, without an object or a key string per row. Valid until the next
+   * record is applied.
+   */
+  graphColumns(): GraphColumns {
+    const ids = new Int32Array(this.idCount);
+    const profile = new Int32Array(this.idCount);
+    const profiles: string[] = [];
+    const profileOfAnchor = new Map<number, number>();
+    let count = 0;
+    for (let id = 0; id < this.idCount; id++) {
+      if (!this.isRegistered(id)) continue;
+      const anchor = this.anchor[this.uf.find(id)] as number;
+      let p = profileOfAnchor.get(anchor);
+      if (p === undefined) {
+        p = profiles.push(this.profileIdOfAnchor(anchor)) - 1;
+        profileOfAnchor.set(anchor, p);
+      }
+      if (this.initialProfile.get(id) === profiles[p]) continue;
+      ids[count] = id;
+      profile[count++] = p;
+    }
+    return {
+      arena: this.table.arena,
+      types: this.typeNames,
+      profiles,
+      sources: this.sources,
+      keys: { type: this.typeOf, valueHandle: this.valueHandle, valueLength: this.valueLength, firstSeen: this.firstSeen },
+      identifiers: { count, id: ids.subarray(0, count), profile: profile.subarray(0, count) },
+      edges: { count: this.edgeCount, ints: this.edgeInts, times: this.edgeTimes, firstRecordId: this.edgeFirstRecord },
+    };
+  }
+
   /** The last record applied or folded, null when none was. */
   private checkpoint(): Checkpoint | null {
     if (!this.hasCheckpoint) return null;
@@ -1011,17 +1046,22 @@ export class ResolverEngine {
     return this.foldedEnd && compareRecordOrder(this.foldedEnd, last) > 0 ? { ...this.foldedEnd } : last;
   }
 
-  /** The changes of this run: new identifiers, identifiers whose profile changed, edges, … */
-  diff(): ResolutionDiff {
+  /**
+   * The changes of this run: new identifiers, identifiers whose profile changed, edges, … With
+   * `graph: false` the identifiers and edges are left out: `graphColumns()` has them (a rebuild
+   * writes them in bulk from there).
+   */
+  diff(options: { graph?: boolean } = {}): ResolutionDiff {
+    const graph = options.graph ?? true;
     const identifiers: IdentifierAssignment[] = [];
-    for (let id = 0; id < this.idCount; id++) {
+    for (let id = 0; graph && id < this.idCount; id++) {
       if (!this.isRegistered(id)) continue;
       const pid = this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
       if (this.initialProfile.get(id) === pid) continue;
       identifiers.push(this.assignment(id, pid));
     }
     const edges: EdgeDelta[] = [];
-    for (let e = 0; e < this.edgeCount; e++) {
+    for (let e = 0; graph && e < this.edgeCount; e++) {
       edges.push({
         a: this.key(this.edgeInts[e * 4] as number),
         b: this.key(this.edgeInts[e * 4 + 1] as number),

@@ -35,11 +35,21 @@ function isLatin1(s: string): boolean {
   return true;
 }
 
+/** Where the string of a handle (from `set`) starts in the arena. */
+export function handleOffset(handle: number): number {
+  return handle >= 0 ? handle : -2 - handle;
+}
+
+/** Whether the string of a handle is stored as UTF-16LE (else Latin-1). */
+export function handleIsWide(handle: number): boolean {
+  return handle < 0;
+}
+
 export class StringTable {
   private slots: Int32Array;
   private mask: number;
   private count = 0;
-  private arena: Uint8Array;
+  private bytes: Uint8Array;
   private used = 0;
 
   constructor(capacity = 1024) {
@@ -48,7 +58,7 @@ export class StringTable {
     this.slots = new Int32Array(size * 4);
     this.mask = size - 1;
     for (let i = 0; i < size; i++) this.slots[i * 4 + 3] = MISSING;
-    this.arena = new Uint8Array(Math.max(1024, capacity * 24));
+    this.bytes = new Uint8Array(Math.max(1024, capacity * 24));
   }
 
   get size(): number {
@@ -58,6 +68,15 @@ export class StringTable {
   /** Bytes used by the arena (for capacity planning). */
   get arenaBytes(): number {
     return this.used;
+  }
+
+  /**
+   * The arena, for writers that copy stored strings out without making JS strings: the string at
+   * a handle starts at `handleOffset(handle)`, one byte per code unit (Latin-1), or two (UTF-16LE)
+   * when `handleIsWide(handle)`. Valid until the next `set`.
+   */
+  get arena(): Uint8Array {
+    return this.bytes;
   }
 
   /** The payload of (ns, s), or MISSING. */
@@ -85,15 +104,15 @@ export class StringTable {
     if ((this.count + 1) * 2 > this.mask + 1) this.rehash();
     const wide = !isLatin1(s);
     const bytes = wide ? s.length * 2 : s.length;
-    if (this.used + bytes > this.arena.length) {
-      let size = this.arena.length * 2;
+    if (this.used + bytes > this.bytes.length) {
+      let size = this.bytes.length * 2;
       while (this.used + bytes > size) size *= 2;
       const arena = new Uint8Array(size);
-      arena.set(this.arena.subarray(0, this.used));
-      this.arena = arena;
+      arena.set(this.bytes.subarray(0, this.used));
+      this.bytes = arena;
     }
     const off = this.used;
-    const arena = this.arena;
+    const arena = this.bytes;
     if (wide) {
       for (let i = 0; i < s.length; i++) {
         const c = s.charCodeAt(i);
@@ -118,7 +137,7 @@ export class StringTable {
 
   /** The string stored at `handle` (from `set`) with `length` code units. */
   text(handle: number, length: number): string {
-    const arena = this.arena;
+    const arena = this.bytes;
     let out = '';
     if (handle >= 0) {
       for (let i = 0; i < length; i += 4096) out += String.fromCharCode.apply(null, arena.subarray(handle + i, handle + Math.min(length, i + 4096)) as unknown as number[]);
@@ -142,9 +161,9 @@ export class StringTable {
   }
 
   private codeAt(handle: number, i: number): number {
-    if (handle >= 0) return this.arena[handle + i] as number;
+    if (handle >= 0) return this.bytes[handle + i] as number;
     const off = -2 - handle;
-    return (this.arena[off + 2 * i] as number) | ((this.arena[off + 2 * i + 1] as number) << 8);
+    return (this.bytes[off + 2 * i] as number) | ((this.bytes[off + 2 * i + 1] as number) << 8);
   }
 
   private find(ns: number, s: string, hash: number): number {
@@ -161,7 +180,7 @@ export class StringTable {
   }
 
   private equals(off: number, wide: boolean, s: string): boolean {
-    const arena = this.arena;
+    const arena = this.bytes;
     if (!wide) {
       for (let i = 0; i < s.length; i++) if (arena[off + i] !== s.charCodeAt(i)) return false;
       return true;

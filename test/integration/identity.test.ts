@@ -3,7 +3,7 @@ import { openTestStores, type TestStores } from '../helpers/stores.ts';
 import { createServices, type Services } from '../../src/runtime/services.ts';
 import { IdentityService } from '../../identity/identity-service.ts';
 import { streamAllRecords } from '../../identity/source-records.ts';
-import { loadStagingGraph, swapInStagingGraph } from '../../identity/graph-reload.ts';
+import { loadStagingGraph, swapInStagingGraph, type GraphLoad } from '../../identity/graph-reload.ts';
 import { PostgresIdentityRepository } from '../../identity/postgres-identity-repository.ts';
 import type { IdentityRecord } from '../../identity/extract.ts';
 import { rebuild } from '../../identity/resolver.ts';
@@ -230,6 +230,7 @@ describe('incremental runs and a rebuild give the same graph', () => {
     await stores.ch.command(`TRUNCATE TABLE ${stores.ch.table('identity_map')}`);
     const summary = await incremental.rebuild();
     expect(summary.read.events).toBe(messages.length);
+    expect(summary.notes).toBeUndefined(); // the map was staged from memory, not copied back from PostgreSQL
     expect(await snapshot()).toEqual(afterIncremental);
     expect(await stores.pg.sql`SELECT value FROM identity_identifiers WHERE type = 'crm_id'`).toEqual([{ value: 'tab\there\\slash\nline' }]);
     // The bulk load put every key and index back as the migrations define them.
@@ -287,13 +288,13 @@ describe("a rebuild's graph is loaded beside the live one and swapped in", () =>
     const before = await keys();
     expect(before).toEqual(['email:old@example.com', 'user_id:old-user']);
 
-    const diff = {
-      identifiers: [{ key: 'user_id:new-user', type: 'user_id', value: 'new-user', profileId: 'p-new', firstSeen: 1 }],
-      edges: [{ a: 'user_id:new-user', b: 'email:new@example.com', source: 'events', firstSeen: 1, firstRecordId: 'm1', lastSeen: 1, count: 1 }],
-      redirects: [], merges: [], rejectedLinks: [], rejectedIdentifiers: [],
-      removed: { identifiers: [], edges: [], redirects: [] }, checkpoint: null, stats: {} as never,
+    const edge = 'user_id:new-user\temail:new@example.com\tevents\t1\tm1\t1\t1\n';
+    const graph: GraphLoad = {
+      identifiers: (first) => [`user_id:new-user\tuser_id\tnew-user\tp-new\t1\t${first}\n`],
+      edges: () => [edge],
+      diff: { redirects: [], merges: [], rejectedLinks: [], rejectedIdentifiers: [] },
     };
-    await loadStagingGraph(stores.pg.sql, diff, 1000);
+    await loadStagingGraph(stores.pg.sql, graph, 1000);
     // Loaded and committed, not yet swapped in: readers still see the live graph, without waiting.
     await stores.pg.sql.begin(async (tx) => {
       await tx`SET LOCAL lock_timeout = '1s'`;
@@ -311,7 +312,7 @@ describe("a rebuild's graph is loaded beside the live one and swapped in", () =>
     // A load that fails (two edges with one key break the primary key, after the identifiers are
     // loaded) changes nothing live, and what it left is dropped.
     const repo = new PostgresIdentityRepository(stores.pg.sql);
-    const twice = { ...diff, edges: [diff.edges[0]!, diff.edges[0]!] };
+    const twice = { ...graph, edges: () => [edge, edge] };
     await expect(repo.transaction((tx) => repo.replaceAll(tx, twice, 2000))).rejects.toThrow(/could not create unique index/);
     expect(await stores.pg.sql`SELECT tablename FROM pg_tables WHERE tablename LIKE '%_rebuild'`).not.toEqual([]);
     await repo.dropReplaceLeftovers();

@@ -14,6 +14,7 @@ function runSummary(title: string, s: RunSummary): string {
     `  identifiers ${formatNumber(s.newIdentifiers)} new, ${formatNumber(s.merges)} merge(s)`,
     `  refused     ${formatNumber(s.rejectedLinks)} link(s) (see \`tessera identity stats\`)`,
     `  copied      ${formatNumber(s.mapRowsCopied)} identity map row(s) to ClickHouse`,
+    ...(s.notes ?? []).map((n) => `  note        ${n}`),
   ].join('\n');
 }
 
