@@ -332,13 +332,13 @@ function scratchRows(ch: Clickhouse, fold: boolean): string {
  * is read while this one is resolved. With `fold`, records with the same source and identifier
  * fields come as one, at the first of them, carrying the rest as `repeats` (most events repeat
  * their sender's identifiers: a third as many rows to parse and resolve); the engine must fold
- * them (`ResolverEngine.foldsRefusals`). `onRecord` runs for each (the object is only valid during
- * the call); returns the cursor of each stream to continue incrementally from, and the number of
- * records read (repeats included).
+ * them (`ResolverEngine.foldsRefusals`). `onSorted` learns how many rows will come, before the
+ * first; `onRecord` runs for each (the object is only valid during the call); returns the cursor
+ * of each stream to continue incrementally from, and the number of records read (repeats included).
  */
 export async function streamAllRecords(
   ch: Clickhouse,
-  opts: { settleMs: number; pageSize?: number; fold?: boolean },
+  opts: { settleMs: number; pageSize?: number; fold?: boolean; onSorted?: (rows: number) => void },
   onRecord: (record: IdentityRecord) => void,
 ): Promise<{ cursors: StreamCursors; records: number; seconds: { sort: number; wait: number } }> {
   const pageSize = opts.pageSize ?? 200_000;
@@ -353,6 +353,10 @@ export async function streamAllRecords(
     { settle: opts.settleMs },
   );
   sorted = performance.now();
+  if (opts.onSorted) {
+    const [{ rows } = { rows: 0 }] = await ch.query<{ rows: string }>(`SELECT count() AS rows FROM ${scratch}`);
+    opts.onSorted(Number(rows));
+  }
   // The plain bound on timestamp is what the primary key can skip by. One thread reads a page in
   // order fastest, and leaves the other core to the resolver working on the previous page (a
   // setting of the statement: the session's settings stay as they are).

@@ -191,9 +191,20 @@ export class StringTable {
     return true;
   }
 
-  private rehash(): void {
+  /** Makes room for `n` strings in all, taking ~`bytesEach` bytes each (sized once instead of doubling on the way). */
+  reserve(n: number, bytesEach = 24): void {
+    let size = this.mask + 1;
+    while (size < n * 2) size *= 2;
+    if (size > this.mask + 1) this.rehash(size);
+    if (n * bytesEach > this.bytes.length) {
+      const arena = new Uint8Array(n * bytesEach);
+      arena.set(this.bytes.subarray(0, this.used));
+      this.bytes = arena;
+    }
+  }
+
+  private rehash(size = (this.mask + 1) * 2): void {
     const old = this.slots;
-    const size = (this.mask + 1) * 2;
     const slots = new Int32Array(size * 4);
     for (let i = 0; i < size; i++) slots[i * 4 + 3] = MISSING;
     const mask = size - 1;

@@ -76,8 +76,12 @@ export class UnionFind {
     return this.find(a) === this.find(b);
   }
 
-  private grow(): void {
-    const capacity = this.parent.length * 2;
+  /** Makes room for `n` elements in all (arrays sized once instead of doubling on the way). */
+  reserve(n: number): void {
+    if (n > this.parent.length) this.grow(n);
+  }
+
+  private grow(capacity = this.parent.length * 2): void {
     const parent = new Int32Array(capacity);
     parent.set(this.parent);
     const sizes = new Int32Array(capacity);

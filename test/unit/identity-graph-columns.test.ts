@@ -23,7 +23,7 @@ const recordsArb = fc.array(
   { maxLength: 40 },
 );
 
-function resolve(raw: { t: number; ids: [string, string][]; source: string; rid: string }[]): ResolverEngine {
+function resolve(raw: { t: number; ids: [string, string][]; source: string; rid: string }[], reserve = 0): ResolverEngine {
   const records: IdentityRecord[] = raw
     .map((r, i) => ({
       recordId: `${r.rid}${String(i).padStart(3, '0')}`,
@@ -34,6 +34,7 @@ function resolve(raw: { t: number; ids: [string, string][]; source: string; rid:
     }))
     .sort((a, b) => a.timestamp - b.timestamp || (a.recordId < b.recordId ? -1 : 1));
   const engine = new ResolverEngine(config, null, { capacity: 16 });
+  if (reserve > 0) engine.reserve(reserve);
   for (const r of records) engine.applyRecord(r);
   return engine;
 }
@@ -79,6 +80,20 @@ describe('a rebuild writes its graph straight from the engine columns', () => {
     const [chunk, ...rest] = [...edgeCopyText(engine.graphColumns())];
     expect(rest).toEqual([]);
     expect(chunk!.toString()).toBe(`user_id:u1\tanonymous_id:a1\tevents\t1\t${long}000\t1\t1\n`);
+  });
+});
+
+describe('an engine that reserved room for a rebuild', () => {
+  it('resolves as one that grew on the way, whether it reserved too little or too much', () => {
+    fc.assert(
+      fc.property(recordsArb, fc.integer({ min: 1, max: 5000 }), (raw, reserve) => {
+        const grown = resolve(raw);
+        const reserved = resolve(raw, reserve);
+        expect(reserved.diff()).toEqual(grown.diff());
+        expect(text(edgeCopyText(reserved.graphColumns()))).toEqual(text(edgeCopyText(grown.graphColumns())));
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 
