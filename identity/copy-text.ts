@@ -178,11 +178,16 @@ export class CopyTextWriter {
   }
 }
 
-const SPECIAL = /[\\\t\n\r]/;
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
-/** Escaped UTF-8 of a string, to write many times with `raw` (type names, sources). */
+/** A field as a JS string in COPY / TabSeparated text (for rows built as strings: the small tables). */
+export function copyField(v: string): string {
+  return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => `\\${String.fromCharCode(escapeLetter(c.charCodeAt(0)))}`);
+}
+
+/** A field as escaped UTF-8, to write many times with `raw` (type names, sources). */
 export function encodeField(s: string): Buffer {
-  return Buffer.from(SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => `\\${String.fromCharCode(escapeLetter(c.charCodeAt(0)))}`) : s, 'utf8');
+  return Buffer.from(copyField(s), 'utf8');
 }
 
 /**

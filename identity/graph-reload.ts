@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Sql, TransactionSql } from 'postgres';
 import type { ResolutionDiff } from './resolution-diff.ts';
+import { copyField } from './copy-text.ts';
 
 type Tx = Sql | TransactionSql;
 
@@ -28,13 +29,6 @@ const GRAPH_TABLES = [
 type GraphTable = (typeof GRAPH_TABLES)[number];
 
 const staging = (table: string) => `${table}_rebuild`;
-
-/** PostgreSQL COPY text format: tab-separated, with backslash escapes. */
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
-export function copyField(v: string): string {
-  return !NEEDS_ESCAPE.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
 
 /**
  * Streams COPY text into `table` (far faster than INSERT for a rebuild's millions of rows). FREEZE:

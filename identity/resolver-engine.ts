@@ -1070,11 +1070,9 @@ export class ResolverEngine {
   diff(options: { graph?: boolean } = {}): ResolutionDiff {
     const graph = options.graph ?? true;
     const identifiers: IdentifierAssignment[] = [];
-    for (let id = 0; graph && id < this.idCount; id++) {
-      if (!this.isRegistered(id)) continue;
-      const pid = this.profileIdOfAnchor(this.anchor[this.uf.find(id)] as number);
-      if (this.initialProfile.get(id) === pid) continue;
-      identifiers.push(this.assignment(id, pid));
+    if (graph) {
+      const { identifiers: rows, profiles } = this.graphColumns();
+      for (let i = 0; i < rows.count; i++) identifiers.push(this.assignment(rows.id[i] as number, profiles[rows.profile[i] as number] as string));
     }
     const edges: EdgeDelta[] = [];
     for (let e = 0; graph && e < this.edgeCount; e++) {

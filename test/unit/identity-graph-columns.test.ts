@@ -3,8 +3,7 @@ import fc from 'fast-check';
 import { parseIdentityConfig } from '../../identity/identity-config.ts';
 import type { IdentityRecord } from '../../identity/extract.ts';
 import { ResolverEngine } from '../../identity/resolver-engine.ts';
-import { copyField } from '../../identity/graph-reload.ts';
-import { CopyTextWriter } from '../../identity/copy-text.ts';
+import { copyField, CopyTextWriter } from '../../identity/copy-text.ts';
 import { edgeCopyText, identifierCopyText, identityMapText } from '../../identity/graph-columns.ts';
 
 const config = parseIdentityConfig({ identifierTypes: { email: { limit: 2 }, crm_id: { priority: 2, limit: 1 } } });
@@ -40,7 +39,9 @@ function resolve(raw: { t: number; ids: [string, string][]; source: string; rid:
 }
 
 const text = (chunks: Iterable<Uint8Array>) => Buffer.concat([...chunks]);
-const f = copyField;
+/** The reference escape, written out on its own: what PostgreSQL's COPY and ClickHouse's TabSeparated read back. */
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const f = (v: string) => v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!);
 
 describe('a rebuild writes its graph straight from the engine columns', () => {
   it('as the same COPY and TabSeparated rows as the diff objects would give, escapes and UTF-8 included', () => {
@@ -98,6 +99,10 @@ describe('an engine that reserved room for a rebuild', () => {
 });
 
 describe('CopyTextWriter', () => {
+  it('escapes a field as the reference does', () => {
+    for (const v of VALUES) expect(copyField(v)).toBe(f(v));
+  });
+
   it('writes integers as decimal, negative and large ones too, and refuses what is not a safe integer', () => {
     const w = new CopyTextWriter();
     for (const n of [0, 7, -1, 10, 99, 1e8, 100000007, -1234567890123, 1e15, 1e15 + 2, Number.MAX_SAFE_INTEGER]) w.integer(n).tab();
